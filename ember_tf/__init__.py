@@ -1,0 +1,10 @@
+"""ember-tf: compile the embedding operations of TensorFlow and XLA models for a
+Decoupled Access-Execute machine and write them as .daebin FlatBuffers.
+
+Public entry points live here; everything else is an implementation module.
+"""
+
+from ember_tf.errors import EmberError
+from ember_tf.version import __version__
+
+__all__ = ["EmberError", "__version__"]

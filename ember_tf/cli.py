@@ -1,0 +1,146 @@
+"""The `ember-tf` command: absl flags plus argparse subcommands, a thin layer
+over the library. An EmberError becomes one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import sys
+
+from absl import app
+from absl.flags import argparse_flags
+
+from ember_tf import dae_isa
+from ember_tf.dae_isa.summary import format_summary, summarize
+from ember_tf.errors import EmberError
+
+REPO_KERNELS = pathlib.Path(__file__).resolve().parent.parent / "kernels"
+
+
+def _read_text(path: str) -> str:
+    try:
+        return pathlib.Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise EmberError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _write_text(path: str, text: str) -> None:
+    target = pathlib.Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def _write_model(model, path: str) -> int:
+    try:
+        return dae_isa.write_model(model, path)
+    except OSError as e:
+        raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def cmd_asm(args: argparse.Namespace) -> None:
+    model = dae_isa.assemble(_read_text(args.source), args.source)
+    size = _write_model(model, args.output)
+    print(f"wrote {args.output} ({size:,} bytes)")
+
+
+def cmd_disasm(args: argparse.Namespace) -> None:
+    text = dae_isa.disassemble(dae_isa.read_model(args.model))
+    if args.output:
+        _write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    model = dae_isa.read_model(args.model)
+    info = summarize(model, os.path.getsize(args.model))
+    if args.json:
+        if args.disasm:
+            info["disassembly"] = [dae_isa.disassemble_kernel(k) for k in model.kernels or []]
+        json.dump(info, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    sys.stdout.write(format_summary(args.model, info))
+    if args.disasm:
+        for kernel in model.kernels or []:
+            sys.stdout.write("\n" + dae_isa.disassemble_kernel(kernel))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    source = pathlib.Path(args.kernel) if args.kernel else REPO_KERNELS / "gather.dasm"
+    out = pathlib.Path(args.output)
+    print(f"== assembling the hand-written kernel {source}")
+    model = dae_isa.assemble(_read_text(str(source)), str(source))
+    size = _write_model(model, str(out))
+    print(f"   wrote {out} ({size:,} bytes)")
+    print("== reading it back, verifying every table, index and instruction")
+    reread = dae_isa.read_model(out)
+    sys.stdout.write(format_summary(str(out), summarize(reread, size)))
+    print("== its kernels, disassembled from the binary")
+    for kernel in reread.kernels or []:
+        sys.stdout.write(dae_isa.disassemble_kernel(kernel))
+    again = dae_isa.assemble(dae_isa.disassemble(reread), "<disassembly>")
+    same = dae_isa.serialize_model(again) == out.read_bytes()
+    print(f"== disassemble -> assemble gives the same bytes: {'yes' if same else 'NO'}")
+    if not same:
+        raise EmberError(f"{out}: the round trip through .dasm changed the bytes")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse_flags.ArgumentParser(
+        prog="ember-tf", description="Compile embedding operations for a Decoupled Access-Execute machine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("asm", help="assemble a .dasm file into a .daebin")
+    p.add_argument("source", help="input .dasm")
+    p.add_argument("output", help="output .daebin")
+    p.set_defaults(run=cmd_asm)
+
+    p = commands.add_parser("disasm", help="print a .daebin as .dasm text that assembles back to the same bytes")
+    p.add_argument("model", help="input .daebin")
+    p.add_argument("output", nargs="?", help="output .dasm (default: stdout)")
+    p.set_defaults(run=cmd_disasm)
+
+    p = commands.add_parser("inspect", help="show a .daebin's tensors, kernels, buffers and metadata")
+    p.add_argument("model", help="input .daebin")
+    p.add_argument("--disasm", action="store_true", help="also print each kernel's program")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=cmd_inspect)
+
+    p = commands.add_parser("demo", help="run the built-in demonstration")
+    p.add_argument("--kernel", help="the .dasm to use (default: kernels/gather.dasm)")
+    p.add_argument("--output", default="demo.daebin", help="where to write the program (default: demo.daebin)")
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    return _parser().parse_args(argv[1:])
+
+
+def main(args: argparse.Namespace) -> None:
+    try:
+        args.run(args)
+    except EmberError as e:
+        print(f"ember-tf: error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("ember-tf: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app.run(main, flags_parser=_parse)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,151 @@
+"""Serialize a model (the flatc object API's ModelT) to .daebin bytes or a file.
+
+Buffers whose total size would push the FlatBuffer past its 2 GiB limit are
+stored after it (Buffer.offset/size, 64-byte aligned), as TFLite does. A
+buffer whose `offset` is non-zero on input is always stored outside (the
+reader keeps that mark, so a read-modify-write keeps the layout). Output is a
+pure function of the model: identical models give identical bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import tempfile
+from typing import BinaryIO, Callable, Iterator
+
+import flatbuffers
+import numpy as np
+
+from ember_tf.dae_isa import _schema_generated as fb
+from ember_tf.dae_isa.verifier import verify_model
+
+EXTERNAL_ALIGNMENT = 64
+# Inline buffer bytes above which every buffer moves outside the FlatBuffer;
+# a margin below 2 GiB leaves room for the rest of the model.
+DEFAULT_EXTERNAL_THRESHOLD = (1 << 31) - (64 << 20)
+
+
+def buffer_bytes(buffer: fb.BufferT) -> memoryview:
+    data = buffer.data
+    if data is None:
+        return memoryview(b"")
+    if isinstance(data, np.ndarray):
+        return memoryview(np.ascontiguousarray(data).view(np.uint8).reshape(-1))
+    return memoryview(bytes(data) if isinstance(data, list) else data).cast("B")
+
+
+class _AlignedBufferT(fb.BufferT):
+    """Packs `data` honouring the schema's force_align, which flatc's Python
+    object API ignores; stores only offset/size when the data lives outside."""
+
+    def __init__(self, data: memoryview, offset: int, size: int):
+        super().__init__(data=data, offset=offset, size=size)
+
+    def Pack(self, builder: flatbuffers.Builder):
+        vector = None
+        if self.offset == 0:
+            builder.StartVector(1, len(self.data), 16)
+            builder.head -= len(self.data)
+            builder.Bytes[builder.head:builder.head + len(self.data)] = self.data
+            vector = builder.EndVector()
+        fb.BufferStart(builder)
+        if vector is not None:
+            fb.BufferAddData(builder, vector)
+        fb.BufferAddOffset(builder, self.offset)
+        fb.BufferAddSize(builder, self.size)
+        return fb.BufferEnd(builder)
+
+
+def _pack(model: fb.ModelT, buffers: list[_AlignedBufferT]) -> bytearray:
+    original = model.buffers
+    model.buffers = buffers
+    try:
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"DAE1")
+        return builder.Output()
+    finally:
+        model.buffers = original
+
+
+def _layout(model: fb.ModelT, external_threshold: int) -> tuple[bytearray, list[memoryview]]:
+    """The FlatBuffer bytes and, in file order, the data stored after it."""
+    datas = [buffer_bytes(b) for b in model.buffers or []]
+    inline_total = sum(len(d) for d in datas)
+    external = [
+        len(d) > 0 and (inline_total > external_threshold or (b.offset or 0) != 0)
+        for b, d in zip(model.buffers or [], datas)
+    ]
+    # First pass with a non-zero placeholder offset so that every offset field
+    # is present; the second pass only changes their values, not the layout.
+    placeholder = [_AlignedBufferT(memoryview(b""), 1, len(d)) if ext else _AlignedBufferT(d, 0, 0)
+                   for d, ext in zip(datas, external)]
+    head = _pack(model, placeholder)
+    if not any(external):
+        return head, []
+    position, tail, final = len(head), [], []
+    for d, ext in zip(datas, external):
+        if not ext:
+            final.append(_AlignedBufferT(d, 0, 0))
+            continue
+        position += -position % EXTERNAL_ALIGNMENT
+        final.append(_AlignedBufferT(memoryview(b""), position, len(d)))
+        tail.append(d)
+        position += len(d)
+    head = _pack(model, final)
+    assert len(head) == len(_pack(model, placeholder))
+    return head, tail
+
+
+def _chunks(head: bytearray, tail: list[memoryview]) -> Iterator[memoryview]:
+    yield memoryview(head)
+    position = len(head)
+    for data in tail:
+        padding = -position % EXTERNAL_ALIGNMENT
+        yield memoryview(b"\0" * padding)
+        yield data
+        position += padding + len(data)
+
+
+def serialize_model(model: fb.ModelT, *, external_threshold: int = DEFAULT_EXTERNAL_THRESHOLD) -> bytes:
+    """The .daebin bytes of `model` (verified first; DaebinFormatError if invalid)."""
+    verify_model(model, "model")
+    head, tail = _layout(model, external_threshold)
+    return b"".join(bytes(c) for c in _chunks(head, tail))
+
+
+def write_model(
+    model: fb.ModelT,
+    path: str | os.PathLike,
+    *,
+    external_threshold: int = DEFAULT_EXTERNAL_THRESHOLD,
+    progress: Callable[[int, int], None] | None = None,
+    _before_rename: Callable[[BinaryIO], None] | None = None,
+) -> int:
+    """Writes `model` to `path` atomically (temp file + rename); returns its size.
+
+    `progress(done, total)` is called as bytes are written. On any error the
+    destination is untouched and no temporary file is left behind.
+    """
+    path = pathlib.Path(path)
+    verify_model(model, str(path))
+    head, tail = _layout(model, external_threshold)
+    total = len(head) + sum(len(t) + EXTERNAL_ALIGNMENT for t in tail)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            written = 0
+            for chunk in _chunks(head, tail):
+                out.write(chunk)
+                written += len(chunk)
+                if progress is not None:
+                    progress(written, total)
+            if _before_rename is not None:
+                _before_rename(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        pathlib.Path(tmp).unlink(missing_ok=True)
+        raise
+    return written

@@ -1,0 +1,17 @@
+"""The exception hierarchy: one type per layer, all deriving from EmberError.
+
+The CLI turns an EmberError into a one-line message and exit status 2; any
+other exception is a bug and is allowed to show its traceback.
+"""
+
+
+class EmberError(Exception):
+    """A problem with the user's input that ember-tf reports in one line."""
+
+
+class DaebinFormatError(EmberError):
+    """A .daebin file is malformed, inconsistent or too new for this runtime."""
+
+
+class AssemblyError(EmberError):
+    """A .dasm source cannot be assembled; the message carries line:column."""
