@@ -116,6 +116,8 @@ class _Source:
             if i + 1 < len(tokens) and tokens[i + 1].text == "=":
                 if i + 2 >= len(tokens):
                     raise self.error(number, token.column, f"'{token.text}=' has no value")
+                if token.text in keywords:
+                    raise self.error(number, token.column, f"'{token.text}=' given twice")
                 keywords[token.text] = tokens[i + 2]
                 i += 3
                 continue
@@ -552,9 +554,13 @@ class _KernelAssembler:
     def operand(self, operand: Operand, token: _Token):
         kind, text = operand.kind, token.text
         asm = self.asm
-        if kind in REGISTER_COUNTS or kind in _INDEXED_PREFIX:
-            prefix = kind.value if kind in REGISTER_COUNTS else _INDEXED_PREFIX[kind]
-            return self.numbered(token, prefix)
+        if kind in REGISTER_COUNTS:
+            number = self.numbered(token, kind.value)
+            if number >= REGISTER_COUNTS[kind]:
+                raise asm.fail(token, f"no register {text} ({kind.value}0..{kind.value}{REGISTER_COUNTS[kind] - 1})")
+            return number
+        if kind in _INDEXED_PREFIX:
+            return self.numbered(token, _INDEXED_PREFIX[kind])
         if kind is Kind.TU_OR_NONE:
             return None if text == "none" else self.numbered(token, "t")
         if kind is Kind.SLOT:

@@ -1,0 +1,83 @@
+"""The ember-tf command line: the real console script, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+GATHER = ROOT / "kernels" / "gather.dasm"
+EMBER_TF = pathlib.Path(sys.executable).parent / "ember-tf"
+
+
+def ember_tf(*args, cwd=None):
+    return subprocess.run([str(EMBER_TF), *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+
+
+def test_asm_inspect_disasm_round_trip(tmp_path):
+    out = tmp_path / "gather.daebin"
+    result = ember_tf("asm", GATHER, out)
+    assert result.returncode == 0, result.stderr
+    assert "wrote" in result.stdout
+
+    summary = ember_tf("inspect", out)
+    assert summary.returncode == 0, summary.stderr
+    assert "gather_rows v1" in summary.stdout and "table" in summary.stdout
+
+    listing = ember_tf("inspect", "--disasm", out)
+    assert "str.mem s3, tu=t1, slot=table, index=s1, col=s2" in listing.stdout
+
+    info = json.loads(ember_tf("inspect", "--json", out).stdout)
+    assert info["kernels"][0]["name"] == "gather_rows"
+    assert info["tensors"][1]["shape"] == [3, 20]
+    assert info["signatures"]["serving_default"]["outputs"] == {"out": 2}
+
+    text = tmp_path / "again.dasm"
+    assert ember_tf("disasm", out, text).returncode == 0
+    again = tmp_path / "again.daebin"
+    assert ember_tf("asm", text, again).returncode == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_demo_runs_and_round_trips(tmp_path):
+    result = ember_tf("demo", "--output", tmp_path / "demo.daebin", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "gives the same bytes: yes" in result.stdout
+
+
+def _assert_one_line_error(result, *needles):
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_asm_syntax_error_names_line_and_column(tmp_path):
+    source = tmp_path / "bad.dasm"
+    source.write_text(GATHER.read_text().replace("cb.pop x1", "cb.pop x77"))
+    out = tmp_path / "bad.daebin"
+    result = ember_tf("asm", source, out)
+    _assert_one_line_error(result, f"{source}:", "x77")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("inspect", "missing.daebin"), "missing.daebin: cannot read"),
+    (("asm", "missing.dasm", "x.daebin"), "missing.dasm: cannot read"),
+    (("disasm", "missing.daebin"), "missing.daebin"),
+])
+def test_missing_files(tmp_path, args, needle):
+    _assert_one_line_error(ember_tf(*args, cwd=tmp_path), needle)
+
+
+def test_unknown_subcommand_is_a_usage_error():
+    result = ember_tf("frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
