@@ -3,7 +3,7 @@
     python3 dev.py demo    # the built-in demo
     python3 dev.py test    # the test suite (what CI runs)
 
-Needs nothing but Python 3.10+: it creates .venv/ and installs the package
+Needs nothing but Python 3.11+: it creates .venv/ and installs the package
 with its test dependencies there the first time (and again when
 pyproject.toml changes).
 """

@@ -15,3 +15,8 @@ class DaebinFormatError(EmberError):
 
 class AssemblyError(EmberError):
     """A .dasm source cannot be assembled; the message carries line:column."""
+
+
+class EmulationError(EmberError):
+    """A program faulted (an id out of range, a queue protocol violation) or a
+    run was configured wrongly (bad inputs, unknown machine)."""

@@ -1,0 +1,214 @@
+"""Run a .daebin: the tf.lite.Interpreter-shaped API over the emulator.
+
+    interpreter = Interpreter(model_path="model.daebin", machine="tmu")
+    runner = interpreter.get_signature_runner("serving_default")
+    outputs = runner(ids=np.array([...], np.int32))
+    interpreter.last_stats.cycles
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+
+import numpy as np
+
+from ember_tf.dae_isa import _schema_generated as fb
+from ember_tf.dae_isa import dtypes
+from ember_tf.dae_isa.reader import model_from_buffer, read_model
+from ember_tf.dae_isa.writer import buffer_bytes
+from ember_tf.emulator.core import run_golden_core
+from ember_tf.emulator.machine import MachineConfig, load_machine
+from ember_tf.emulator.program import KernelProgram, load_kernel
+from ember_tf.emulator.stats import KernelStats, RunStats, kernel_stats
+from ember_tf.emulator.timing import AddressMap, time_core
+from ember_tf.errors import EmulationError
+
+PAGE = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorDetail:
+    name: str
+    index: int
+    dtype: np.dtype
+    shape_signature: tuple[int, ...]
+
+
+class SignatureRunner:
+    """Callable that runs one signature: keyword numpy arrays in, dict out."""
+
+    def __init__(self, interpreter: "Interpreter", signature: fb.SignatureDefT):
+        self._interpreter, self._signature = interpreter, signature
+        self.key = signature.key
+
+    def _details(self, maps) -> dict[str, TensorDetail]:
+        tensors = self._interpreter.model.tensors
+        return {
+            m.name: TensorDetail(m.name, m.tensor, dtypes.numpy_dtype(tensors[m.tensor].dtype),
+                                 tuple(int(d) for d in _signature_shape(tensors[m.tensor])))
+            for m in maps or []
+        }
+
+    def get_input_details(self) -> dict[str, TensorDetail]:
+        return self._details(self._signature.inputs)
+
+    def get_output_details(self) -> dict[str, TensorDetail]:
+        return self._details(self._signature.outputs)
+
+    def __call__(self, **inputs: np.ndarray) -> dict[str, np.ndarray]:
+        values = self._bind_inputs(inputs)
+        subgraph = self._interpreter.model.subgraphs[self._signature.subgraph]
+        stats = self._interpreter._run_subgraph(subgraph, values)
+        self._interpreter.last_stats = stats
+        return {m.name: values[m.tensor] for m in self._signature.outputs or []}
+
+    def _bind_inputs(self, inputs: dict) -> dict[int, np.ndarray]:
+        details = self.get_input_details()
+        missing = sorted(set(details) - set(inputs))
+        extra = sorted(set(inputs) - set(details))
+        if missing:
+            raise EmulationError(f"input '{missing[0]}' is missing (signature '{self.key}' takes "
+                                 f"{', '.join(sorted(details))})")
+        if extra:
+            raise EmulationError(f"input '{extra[0]}' is not an input of signature '{self.key}' "
+                                 f"(it takes {', '.join(sorted(details))})")
+        values = {}
+        for name, detail in details.items():
+            array = np.asarray(inputs[name])
+            if array.dtype != detail.dtype:
+                raise EmulationError(f"input '{name}' has dtype {array.dtype}, the model wants {detail.dtype}")
+            if array.ndim != len(detail.shape_signature) or any(
+                    want not in (-1, got) for want, got in zip(detail.shape_signature, array.shape)):
+                raise EmulationError(f"input '{name}' has shape {list(array.shape)}, the model wants "
+                                     f"{list(detail.shape_signature)} (-1: any size)")
+            values[detail.index] = np.ascontiguousarray(array)
+        return values
+
+
+def _signature_shape(tensor: fb.TensorT) -> list[int]:
+    signature = [] if tensor.shapeSignature is None else [int(d) for d in tensor.shapeSignature]
+    shape = [] if tensor.shape is None else [int(d) for d in tensor.shape]
+    return signature if len(signature) == len(shape) and signature else shape
+
+
+class Interpreter:
+    """Loads a .daebin and runs its signatures on an emulated machine."""
+
+    def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
+                 machine: str | MachineConfig = "tmu", mode: str = "golden",
+                 max_instructions: int = 1 << 31, **machine_overrides):
+        if (model_path is None) == (model_content is None):
+            raise ValueError("pass exactly one of model_path and model_content")
+        self.model = read_model(model_path) if model_path is not None else model_from_buffer(model_content)
+        base = load_machine(machine) if isinstance(machine, str) else machine
+        self.machine = base.with_overrides(**machine_overrides)
+        if mode not in ("golden",):
+            raise EmulationError(f"unknown emulation mode '{mode}' (available: golden)")
+        self.mode = mode
+        self.max_instructions = max_instructions
+        self.kernels = [load_kernel(k, f"kernels[{i}]") for i, k in enumerate(self.model.kernels or [])]
+        self.last_stats: RunStats | None = None
+        self._constants = {i: self._constant(t) for i, t in enumerate(self.model.tensors or []) if t.buffer}
+
+    def _constant(self, tensor: fb.TensorT) -> np.ndarray:
+        raw = buffer_bytes(self.model.buffers[tensor.buffer])
+        shape = [int(d) for d in tensor.shape]
+        return np.frombuffer(raw, dtype=dtypes.numpy_dtype(tensor.dtype)).reshape(shape)
+
+    def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
+        return {s.key: {"inputs": [m.name for m in s.inputs or []], "outputs": [m.name for m in s.outputs or []]}
+                for s in self.model.signatureDefs or []}
+
+    def get_signature_runner(self, signature_key: str | None = None) -> SignatureRunner:
+        signatures = self.model.signatureDefs or []
+        if not signatures:
+            raise EmulationError("the model has no signatures")
+        if signature_key is None:
+            if len(signatures) > 1 and not any(s.key == "serving_default" for s in signatures):
+                raise EmulationError(f"the model has {len(signatures)} signatures; choose one of "
+                                     f"{', '.join(s.key for s in signatures)}")
+            signature_key = "serving_default" if len(signatures) > 1 else signatures[0].key
+        for signature in signatures:
+            if signature.key == signature_key:
+                return SignatureRunner(self, signature)
+        raise EmulationError(f"no signature '{signature_key}' (the model has "
+                             f"{', '.join(s.key for s in signatures)})")
+
+    # -- execution ---------------------------------------------------------------
+    def _run_subgraph(self, subgraph: fb.SubGraphT, values: dict[int, np.ndarray]) -> RunStats:
+        values.update(self._constants)
+        addresses = _AddressSpace()
+        kernels: list[KernelStats] = []
+        for op in subgraph.operators or []:
+            if op.kind == fb.OperatorKind.HOST_SEGMENT:
+                raise EmulationError("this model has a host segment; running host segments is not "
+                                     "implemented yet")
+            kernels.append(self._run_kernel(op, values, addresses))
+        return RunStats.combine(self.machine, kernels)
+
+    def _labels(self, op: fb.OperatorT) -> list[str]:
+        names = {}
+        for signature in self.model.signatureDefs or []:
+            for m in signature.inputs or []:
+                names.setdefault(m.tensor, f"input '{m.name}'")
+        tensors = list(op.inputs) + list(op.outputs)
+        return [names.get(int(t), f"tensor '{self.model.tensors[int(t)].name}'") for t in tensors]
+
+    def _run_kernel(self, op: fb.OperatorT, values: dict[int, np.ndarray], addresses: "_AddressSpace") -> KernelStats:
+        program = self.kernels[op.index]
+        machine = self.machine
+        compiled_for = program.kernel.machine
+        if program.roots and not machine.has_access_unit:
+            raise EmulationError(f"kernel '{program.name}' needs an access unit; machine '{machine.name}' has none")
+        if compiled_for.vectorBytes != machine.vector_bytes:
+            raise EmulationError(f"kernel '{program.name}' was compiled for {compiled_for.vectorBytes}-byte vectors, "
+                                 f"machine '{machine.name}' has {machine.vector_bytes}")
+        inputs = [values[int(t)] for t in op.inputs]
+        params = [_param(p, inputs, program) for p in program.kernel.params or []]
+        outputs = []
+        for slot, tensor_index in zip(program.kernel.slots[len(inputs):], op.outputs):
+            shape = [int(d) if d >= 0 else params[-int(d) - 1] for d in slot.shape]
+            outputs.append(np.zeros(shape, dtype=dtypes.numpy_dtype(slot.dtype)))
+            values[int(tensor_index)] = outputs[-1]
+        arrays = inputs + outputs
+        address_map = AddressMap(
+            base=np.array([addresses.base(int(t), a) for t, a in zip(list(op.inputs) + list(op.outputs), arrays)],
+                          dtype=np.int64),
+            itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64))
+        labels = self._labels(op)
+        assignment = _assign_roots(program, machine.cores)
+        activities = [run_golden_core(program, machine, arrays, params, roots, labels, core, self.max_instructions)
+                      for core, roots in enumerate(assignment)]
+        timings = [time_core(a, machine, address_map, len(assignment)) for a in activities]
+        return kernel_stats(program.name, machine, timings)
+
+
+def _param(param: fb.KernelParamT, inputs: list[np.ndarray], program: KernelProgram) -> int:
+    if param.slot >= len(inputs):
+        raise EmulationError(f"kernel '{program.name}': a parameter reads output slot {param.slot}")
+    return int(inputs[param.slot].shape[param.dim]) + int(param.add)
+
+
+def _assign_roots(program: KernelProgram, cores: int) -> list[list[int]]:
+    """Roots (independent traversals, e.g. one per table) round-robin over the cores.
+    A kernel without an access unit runs on one core."""
+    if not program.roots:
+        return [[]]
+    used = min(cores, len(program.roots))
+    return [program.roots[c::used] for c in range(used)]
+
+
+class _AddressSpace:
+    """Gives each tensor a page-aligned virtual address for the cache model."""
+
+    def __init__(self):
+        self.bases: dict[int, int] = {}
+        self.next = PAGE
+
+    def base(self, tensor: int, array: np.ndarray) -> int:
+        if tensor not in self.bases:
+            self.bases[tensor] = self.next
+            self.next += math.ceil(max(array.nbytes, 1) / PAGE) * PAGE
+        return self.bases[tensor]

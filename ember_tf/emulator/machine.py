@@ -1,0 +1,109 @@
+"""Machine configurations: named TOML files (machines/*.toml beside this
+module) or any path, with per-parameter overrides from the command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+import tomllib
+
+from ember_tf.errors import EmulationError
+
+MACHINES_DIR = pathlib.Path(__file__).resolve().parent / "machines"
+
+
+@dataclasses.dataclass(frozen=True)
+class CoreCosts:
+    """Cycles per instruction by opcode group (see opcodes.py groups)."""
+
+    control: float
+    queue: float
+    integer: float
+    float: float
+    counter: float
+    memory: float
+    vector: float
+    buffer: float
+
+
+@dataclasses.dataclass(frozen=True)
+class MachineConfig:
+    name: str
+    has_access_unit: bool
+    clock_ghz: float
+    cores: int
+    dram_bandwidth_gbps: float
+    dram_latency_ns: float
+    line_bytes: int
+    llc_bytes: int
+    llc_latency_ns: float
+    l1_bytes: int
+    l1_latency_cycles: int
+    lanes: int
+    traversal_groups: int
+    lane_storage_bytes: int
+    outstanding_requests: int
+    queue_chunk_bytes: int
+    queue_chunks: int
+    au_elements_per_lane_cycle: float
+    vector_bytes: int
+    mlp: int
+    callback_dispatch_cycles: float
+    costs: CoreCosts
+
+    # Derived figures, in cycles and bytes per cycle.
+    @property
+    def dram_bytes_per_cycle(self) -> float:
+        return self.dram_bandwidth_gbps / self.clock_ghz
+
+    @property
+    def dram_latency_cycles(self) -> float:
+        return self.dram_latency_ns * self.clock_ghz
+
+    @property
+    def llc_latency_cycles(self) -> float:
+        return self.llc_latency_ns * self.clock_ghz
+
+    def with_overrides(self, **overrides) -> "MachineConfig":
+        """A copy with some parameters replaced (None values are ignored)."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        unknown = set(changes) - fields
+        if unknown:
+            raise EmulationError(f"unknown machine parameter(s): {', '.join(sorted(unknown))}")
+        machine = dataclasses.replace(self, **{k: type(getattr(self, k))(v) for k, v in changes.items()})
+        machine.validate(f"machine '{self.name}'")
+        return machine
+
+    def validate(self, where: str) -> None:
+        positive = ("clock_ghz", "cores", "dram_bandwidth_gbps", "dram_latency_ns", "line_bytes", "lanes",
+                    "traversal_groups", "outstanding_requests", "queue_chunk_bytes", "queue_chunks",
+                    "au_elements_per_lane_cycle", "vector_bytes", "mlp")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise EmulationError(f"{where}: {name} must be positive, not {getattr(self, name)}")
+        if self.vector_bytes % 8:
+            raise EmulationError(f"{where}: vector_bytes must be a multiple of 8")
+
+
+def load_machine(name_or_path: str) -> MachineConfig:
+    """`tmu`, `cpu` (files shipped in machines/) or the path of a TOML file."""
+    path = pathlib.Path(name_or_path)
+    if not path.suffix:
+        path = MACHINES_DIR / f"{name_or_path}.toml"
+        if not path.exists():
+            known = ", ".join(sorted(p.stem for p in MACHINES_DIR.glob("*.toml")))
+            raise EmulationError(f"unknown machine '{name_or_path}' (known: {known}, or a path to a .toml file)")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise EmulationError(f"{path}: cannot read: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise EmulationError(f"{path}: {e}") from None
+    try:
+        costs = CoreCosts(**data.pop("costs"))
+        machine = MachineConfig(costs=costs, **data)
+    except (TypeError, KeyError) as e:
+        raise EmulationError(f"{path}: {e}") from None
+    machine.validate(str(path))
+    return machine

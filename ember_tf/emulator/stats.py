@@ -1,0 +1,97 @@
+"""Run statistics: per core, per kernel and in total (what --stats_json writes)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ember_tf.emulator.machine import MachineConfig
+from ember_tf.emulator.timing import CoreTiming
+
+
+@dataclasses.dataclass
+class CoreStats:
+    core: int
+    cycles: int
+    dram_bytes: int
+    access_unit_busy_cycles: int
+    access_unit_stalled_cycles: int
+    core_busy_cycles: int
+    core_stalled_cycles: int
+    au_requests: int
+    llc_hit_rate: float
+    l1_hit_rate: float
+    queue_bytes: int
+    queue_chunks: int
+    mean_chunk_occupancy: float   # fraction of a chunk filled, averaged over chunks
+    callbacks: int
+    instructions: dict
+
+
+@dataclasses.dataclass
+class KernelStats:
+    kernel: str
+    cycles: int
+    dram_bytes: int
+    bandwidth_bound: bool
+    cores: list[CoreStats]
+    timings: list[CoreTiming] = dataclasses.field(repr=False, default_factory=list)
+
+
+def _rate(hits: int, total: int) -> float:
+    return round(hits / total, 6) if total else 0.0
+
+
+def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -> KernelStats:
+    dram_bytes = sum(t.dram_bytes for t in timings)
+    floor = dram_bytes / machine.dram_bytes_per_cycle
+    slowest = max(t.cycles for t in timings)
+    cores = [
+        CoreStats(
+            core=t.core_id,
+            cycles=int(round(t.cycles)),
+            dram_bytes=t.dram_bytes,
+            access_unit_busy_cycles=int(round(t.au_busy)),
+            access_unit_stalled_cycles=int(round(t.au_stalled)),
+            core_busy_cycles=int(round(t.core_busy)),
+            core_stalled_cycles=int(round(t.core_stalled)),
+            au_requests=t.au_requests,
+            llc_hit_rate=_rate(t.llc_hits, t.au_requests),
+            l1_hit_rate=_rate(t.core_l1_hits, t.core_loads),
+            queue_bytes=t.queue_bytes,
+            queue_chunks=t.chunks,
+            mean_chunk_occupancy=round(t.queue_bytes / (t.chunks * machine.queue_chunk_bytes), 6),
+            callbacks=t.callbacks,
+            instructions=dict(sorted(t.counts.items())),
+        )
+        for t in timings
+    ]
+    return KernelStats(name, int(round(max(slowest, floor))), dram_bytes, floor > slowest, cores, timings)
+
+
+@dataclasses.dataclass
+class RunStats:
+    machine: str
+    clock_ghz: float
+    cycles: int
+    dram_bytes: int
+    seconds: float
+    achieved_bandwidth_gbps: float
+    peak_bandwidth_gbps: float
+    percent_of_peak_bandwidth: float
+    kernels: list[KernelStats]
+
+    @staticmethod
+    def combine(machine: MachineConfig, kernels: list[KernelStats]) -> "RunStats":
+        cycles = sum(k.cycles for k in kernels)
+        dram_bytes = sum(k.dram_bytes for k in kernels)
+        seconds = cycles / (machine.clock_ghz * 1e9)
+        achieved = dram_bytes / seconds / 1e9 if seconds else 0.0
+        return RunStats(machine.name, machine.clock_ghz, cycles, dram_bytes, seconds, round(achieved, 3),
+                        machine.dram_bandwidth_gbps, round(100 * achieved / machine.dram_bandwidth_gbps, 3),
+                        kernels)
+
+    def to_json(self) -> dict:
+        result = dataclasses.asdict(self)
+        for kernel in result["kernels"]:
+            kernel.pop("timings")
+        return result

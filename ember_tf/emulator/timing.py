@@ -1,0 +1,180 @@
+"""The timing model: turns a core's activity into cycles on a modelled machine.
+
+Granularity is the queue chunk (docs/EMULATOR.md). The access unit fills
+chunk k while the core drains chunk k-1; with `queue_chunks` buffers the unit
+stalls when all are full and the core stalls when none is ready:
+
+    au_end[k]   = max(au_end[k-1], core_end[k - queue_chunks]) + au[k]
+    core_end[k] = max(core_end[k-1], au_end[k]) + core[k]
+
+au[k] is the slowest of: lane throughput (stream elements / lanes), Little's
+law (DRAM misses x latency / outstanding requests), the core's share of DRAM
+bandwidth, and LLC hits x LLC latency / outstanding requests. core[k] is the
+sum of per-instruction costs, callback dispatch, and stalls of the core's own
+loads that miss L1 (latency / mlp). Caches use a recency window: a line hits
+if it was touched within the last capacity/line accesses of that level — an
+approximation of LRU that is the same function in every emulation mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ember_tf.emulator.activity import CoreActivity
+from ember_tf.emulator.machine import MachineConfig
+
+
+@dataclasses.dataclass
+class AddressMap:
+    """Virtual base address and element size of each kernel slot."""
+
+    base: np.ndarray
+    itemsize: np.ndarray
+
+    def lines(self, slots: np.ndarray, elements: np.ndarray, line_bytes: int) -> np.ndarray:
+        return (self.base[slots] + elements * self.itemsize[slots]) // line_bytes
+
+
+@dataclasses.dataclass
+class CoreTiming:
+    core_id: int
+    cycles: float
+    au_busy: float
+    au_stalled: float
+    core_busy: float
+    core_stalled: float
+    au_requests: int
+    llc_hits: int
+    dram_reads: int          # lines
+    core_loads: int
+    core_l1_hits: int
+    dram_writes: int         # lines written back
+    dram_bytes: int
+    queue_bytes: int
+    chunks: int
+    callbacks: int
+    counts: dict
+    chunk_au_start: np.ndarray
+    chunk_au_end: np.ndarray
+    chunk_core_start: np.ndarray
+    chunk_core_end: np.ndarray
+    chunk_fill: np.ndarray
+
+
+def recency_hits(lines: np.ndarray, window: int) -> np.ndarray:
+    """hit[i] = line i was accessed within the previous `window` accesses."""
+    n = len(lines)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(lines, kind="stable")
+    ordered = lines[order]
+    previous = np.full(n, -1, dtype=np.int64)
+    same = ordered[1:] == ordered[:-1]
+    previous[order[1:][same]] = order[:-1][same]
+    position = np.arange(n)
+    return (previous >= 0) & (position - previous <= window)
+
+
+def coalesce(streams: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Keep an access unless the same stream's previous access hit the same line."""
+    n = len(lines)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.lexsort((np.arange(n), streams))
+    keep_sorted = np.ones(n, dtype=bool)
+    keep_sorted[1:] = ~((streams[order][1:] == streams[order][:-1]) & (lines[order][1:] == lines[order][:-1]))
+    keep = np.empty(n, dtype=bool)
+    keep[order] = keep_sorted
+    return keep
+
+
+def time_core(activity: CoreActivity, machine: MachineConfig, addresses: AddressMap, active_cores: int) -> CoreTiming:
+    line = machine.line_bytes
+    bw_share = machine.dram_bytes_per_cycle / max(1, active_cores)
+    n_entries = len(activity.entry_bytes)
+
+    # Chunks of the output queue.
+    starts = np.cumsum(activity.entry_bytes) - activity.entry_bytes
+    entry_chunk = starts // machine.queue_chunk_bytes if n_entries else np.zeros(0, dtype=np.int64)
+    n_chunks = int(entry_chunk[-1]) + 1 if n_entries else 1
+    last = n_chunks - 1
+
+    def chunk_of(entries: np.ndarray) -> np.ndarray:
+        clipped = np.clip(entries, 0, max(n_entries - 1, 0))
+        result = entry_chunk[clipped] if n_entries else np.zeros(len(entries), dtype=np.int64)
+        return np.where(entries >= n_entries, last, np.where(entries < 0, 0, result))
+
+    # Access unit: requests, LLC hits, DRAM misses, lane work per chunk.
+    au_lines = addresses.lines(activity.au_slot, activity.au_element, line)
+    kept = coalesce(activity.au_stream, au_lines)
+    req_lines, req_chunk = au_lines[kept], chunk_of(activity.au_entry[kept])
+    llc_hit = recency_hits(req_lines, machine.llc_bytes // line)
+    hits = np.bincount(req_chunk[llc_hit], minlength=n_chunks)
+    misses = np.bincount(req_chunk[~llc_hit], minlength=n_chunks)
+    iterations = np.bincount(entry_chunk, weights=activity.entry_iterations, minlength=n_chunks) if n_entries \
+        else np.zeros(n_chunks)
+    iterations[last] += activity.trailing_iterations
+    au = np.maximum.reduce([
+        iterations / (machine.lanes * machine.au_elements_per_lane_cycle),
+        misses * machine.dram_latency_cycles / machine.outstanding_requests,
+        misses * line / bw_share,
+        hits * machine.llc_latency_cycles / machine.outstanding_requests,
+    ]) if machine.has_access_unit else np.zeros(n_chunks)
+
+    # Core: instruction costs, and its own loads through L1 / LLC / DRAM.
+    core_lines = addresses.lines(activity.access_slot, activity.access_element, line)
+    access_chunk = chunk_of(activity.access_token)
+    keep_core = coalesce(np.zeros(len(core_lines), dtype=np.int64), core_lines)
+    core_lines, access_chunk = core_lines[keep_core], access_chunk[keep_core]
+    store = activity.access_store[keep_core]
+    l1_hit = recency_hits(core_lines, machine.l1_bytes // line)
+    llc_hit_core = recency_hits(core_lines, machine.llc_bytes // line)
+    load_miss = ~store & ~l1_hit
+    stall = np.where(llc_hit_core, machine.llc_latency_cycles, machine.dram_latency_cycles) / machine.mlp
+    core_stall = np.bincount(access_chunk[load_miss], weights=stall[load_miss], minlength=n_chunks)
+    core_dram_reads = int(np.count_nonzero(load_miss & ~llc_hit_core))
+    core = np.bincount(chunk_of(activity.core_token), weights=activity.core_cycles, minlength=n_chunks) + core_stall
+    written_lines = int(len(np.unique(core_lines[store])))
+
+    # The chunk pipeline.
+    q = machine.queue_chunks
+    au_start, au_end = np.zeros(n_chunks), np.zeros(n_chunks)
+    core_start, core_end = np.zeros(n_chunks), np.zeros(n_chunks)
+    startup = machine.dram_latency_cycles if machine.has_access_unit and misses.sum() else 0.0
+    previous_au, previous_core = startup, 0.0
+    for k in range(n_chunks):
+        free = core_end[k - q] if k >= q else 0.0
+        au_start[k] = max(previous_au, free)
+        au_end[k] = previous_au = au_start[k] + au[k]
+        core_start[k] = max(previous_core, au_end[k])
+        core_end[k] = previous_core = core_start[k] + core[k]
+    dram_reads = int(misses.sum()) + core_dram_reads
+    dram_bytes = (dram_reads + written_lines) * line
+    cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
+    return CoreTiming(
+        core_id=activity.core_id,
+        cycles=cycles,
+        au_busy=float(au.sum()),
+        au_stalled=float(sum(au_start[k] - au_end[k - 1] if k else au_start[0] - startup for k in range(n_chunks))),
+        core_busy=float(core.sum()),
+        core_stalled=float(cycles - core.sum()),
+        au_requests=int(len(req_lines)),
+        llc_hits=int(llc_hit.sum()),
+        dram_reads=dram_reads,
+        core_loads=int(np.count_nonzero(~store)),
+        core_l1_hits=int(np.count_nonzero(~store & l1_hit)),
+        dram_writes=written_lines,
+        dram_bytes=dram_bytes,
+        queue_bytes=int(activity.entry_bytes.sum()),
+        chunks=n_chunks,
+        callbacks=activity.callbacks,
+        counts=activity.counts,
+        chunk_au_start=au_start,
+        chunk_au_end=au_end,
+        chunk_core_start=core_start,
+        chunk_core_end=core_end,
+        chunk_fill=np.bincount(entry_chunk, weights=activity.entry_bytes, minlength=n_chunks) if n_entries
+        else np.zeros(n_chunks),
+    )
