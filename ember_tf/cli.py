@@ -10,7 +10,8 @@ import os
 import pathlib
 import sys
 
-from absl import app
+import numpy as np
+from absl import app, flags
 from absl.flags import argparse_flags
 
 from ember_tf import dae_isa
@@ -18,6 +19,25 @@ from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError
 
 REPO_KERNELS = pathlib.Path(__file__).resolve().parent.parent / "kernels"
+
+# Machine parameters that absl flags override (on any subcommand, or in a --flagfile).
+_MACHINE_FLAGS = {
+    "cores": flags.DEFINE_integer("cores", None, "cores (each with its own access unit)"),
+    "lanes": flags.DEFINE_integer("lanes", None, "access-unit lanes per core"),
+    "outstanding_requests": flags.DEFINE_integer("outstanding_requests", None,
+                                                 "memory requests one access unit keeps in flight"),
+    "dram_bandwidth_gbps": flags.DEFINE_float("dram_bandwidth_gbps", None, "peak DRAM bandwidth, GB/s"),
+    "dram_latency_ns": flags.DEFINE_float("dram_latency_ns", None, "DRAM latency, ns"),
+    "queue_chunk_bytes": flags.DEFINE_integer("queue_chunk_bytes", None, "bytes per output-queue chunk"),
+    "queue_chunks": flags.DEFINE_integer("queue_chunks", None, "output-queue chunks (2 = double buffered)"),
+    "llc_bytes": flags.DEFINE_integer("llc_bytes", None, "last-level cache size, bytes"),
+    "llc_latency_ns": flags.DEFINE_float("llc_latency_ns", None, "last-level cache latency, ns"),
+    "l1_bytes": flags.DEFINE_integer("l1_bytes", None, "L1 data cache size, bytes"),
+    "clock_ghz": flags.DEFINE_float("clock_ghz", None, "core clock, GHz"),
+    "mlp": flags.DEFINE_integer("mlp", None, "cache misses an ordinary core keeps in flight"),
+    "callback_dispatch_cycles": flags.DEFINE_float("callback_dispatch_cycles", None,
+                                                   "core cycles to pop and dispatch a callback"),
+}
 
 
 def _read_text(path: str) -> str:
@@ -94,6 +114,50 @@ def cmd_demo(args: argparse.Namespace) -> None:
         raise EmberError(f"{out}: the round trip through .dasm changed the bytes")
 
 
+def _load_npz(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise EmberError(f"{path}: cannot read as .npz: {e}") from None
+
+
+def _atomic_write(path: str, write) -> None:
+    target = pathlib.Path(path)
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from ember_tf.emulator import Interpreter
+    from ember_tf.emulator.trace import chrome_trace
+
+    overrides = {name: holder.value for name, holder in _MACHINE_FLAGS.items()}
+    interpreter = Interpreter(model_path=args.model, machine=args.machine, **overrides)
+    runner = interpreter.get_signature_runner(args.signature_key)
+    inputs = _load_npz(args.inputs)
+    try:
+        outputs = runner(**inputs)
+    except EmberError as e:
+        raise EmberError(f"{args.inputs}: {e}") from None
+    stats = interpreter.last_stats
+    _atomic_write(args.outputs, lambda f: np.savez(f, **outputs))
+    if args.stats_json:
+        _atomic_write(args.stats_json, lambda f: f.write(json.dumps(stats.to_json(), indent=2).encode()))
+    if args.trace_out:
+        _atomic_write(args.trace_out, lambda f: f.write(json.dumps(chrome_trace(stats)).encode()))
+    print(f"{args.model}: signature '{runner.key}' on {stats.machine}: {stats.cycles:,} cycles "
+          f"({stats.seconds * 1e6:.2f} us), {stats.dram_bytes:,} DRAM bytes, "
+          f"{stats.achieved_bandwidth_gbps:.1f} GB/s ({stats.percent_of_peak_bandwidth:.1f}% of peak)")
+    print(f"wrote {args.outputs}: {', '.join(f'{k} {list(v.shape)}' for k, v in outputs.items())}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse_flags.ArgumentParser(
         prog="ember-tf", description="Compile embedding operations for a Decoupled Access-Execute machine.")
@@ -114,6 +178,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--disasm", action="store_true", help="also print each kernel's program")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=cmd_inspect)
+
+    p = commands.add_parser("run", help="emulate a .daebin on inputs from an .npz")
+    p.add_argument("model", help="input .daebin")
+    p.add_argument("--inputs", required=True, help=".npz with one array per signature input")
+    p.add_argument("--outputs", required=True, help=".npz to write the signature outputs to")
+    p.add_argument("--signature_key", default=None, help="signature to run (default: the only one, or "
+                                                          "serving_default)")
+    p.add_argument("--machine", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
+    p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
+    p.set_defaults(run=cmd_run)
 
     p = commands.add_parser("demo", help="run the built-in demonstration")
     p.add_argument("--kernel", help="the .dasm to use (default: kernels/gather.dasm)")

@@ -82,7 +82,7 @@ NONE_TU = 0xFF
 
 
 class Event(enum.IntEnum):
-    BEG = 0  # before the first iteration of a fiber
+    BEG = 0  # before the first iteration of a fiber (also for an empty fiber)
     ITE = 1  # at every iteration
     END = 2  # after the last iteration (also for an empty fiber)
 
@@ -280,15 +280,20 @@ _STREAM_OPERANDS = (("stream", Kind.STREAM, _A), ("tu", Kind.TU, _B))
 _op(0xD0, "str.ite", _AU, "stream", "The induction values of `tu` (a vector of width lanes for a vector TU).",
     *_STREAM_OPERANDS)
 _op(0xD1, "str.mem", _AU, "stream",
-    "Load slot[index * row + col] per iteration (row = elements per index of the slot; no col: slot[index]). "
-    "Chaining a stream into index makes an indirect gather; an index outside the slot faults.",
+    "Load slot[index * row + col] per iteration, row = elements per first-dimension index of the slot; "
+    "0 <= index < dim 0 and 0 <= col < row, else the unit faults (as TensorFlow does on an out-of-range id). "
+    "Without col, index is a flat element index into the whole slot. Chaining a stream into index makes an "
+    "indirect gather; on a vector TU, lanes past the bound are off and load nothing.",
     *_STREAM_OPERANDS, ("slot", Kind.SLOT, _C), ("index", Kind.SRC, _D), ("col", Kind.SRC_OR_NONE, _E))
-_op(0xD2, "str.alu", _AU, "stream", "Integer arithmetic on streams and constants, per iteration.",
+_op(0xD2, "str.alu", _AU, "stream",
+    "64-bit integer arithmetic per iteration (wrapping; div truncates toward zero, rem takes the sign of a, "
+    "a zero divisor faults; shl/shr shift by b mod 64, shr is arithmetic).",
     *_STREAM_OPERANDS, ("op", Kind.ALUOP, _C), ("a", Kind.SRC, _D), ("b", Kind.SRC, _E))
 _op(0xD3, "str.fwd", _AU, "stream", "Forward a value (constant, parameter or outer stream) as a stream of `tu`.",
     *_STREAM_OPERANDS, ("src", Kind.SRC, _D))
 _op(0xD4, "str.buf", _AU, "stream",
-    "Collect every element a stream of `tu` yields in one fiber into a buffer operand, valid at the fiber's end.",
+    "Collect the elements a stream of `tu` yields over one fiber (active lanes only) into a buffer operand, "
+    "valid at the fiber's end.",
     *_STREAM_OPERANDS, ("src", Kind.SRC, _D))
 
 # ---- access unit: marshaling -----------------------------------------------
