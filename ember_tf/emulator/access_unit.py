@@ -199,7 +199,8 @@ class GoldenAccessUnit:
                     continue
                 inner[stream.id] = self.evaluate(stream, inner, lanes if tu.width > 1 else lanes[:1],
                                                  mask if tu.width > 1 else None)
-                self.pending_iterations += int(mask.sum())
+                if stream.op != "ite":  # induction values come with the TU; loads and ALU ops take lane cycles
+                    self.pending_iterations += int(mask.sum())
             yield from self.marshal(tu, Event.ITE, inner)
             for child in tu.children:
                 yield from self.fiber(self.program.tus[child], inner)

@@ -13,6 +13,8 @@ class CoreStats:
     core: int
     cycles: int
     dram_bytes: int
+    dram_read_bytes: int
+    dram_write_bytes: int
     access_unit_busy_cycles: int
     access_unit_stalled_cycles: int
     core_busy_cycles: int
@@ -50,6 +52,8 @@ def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -
             core=t.core_id,
             cycles=int(round(t.cycles)),
             dram_bytes=t.dram_bytes,
+            dram_read_bytes=t.dram_reads * machine.line_bytes,
+            dram_write_bytes=t.dram_writes * machine.line_bytes,
             access_unit_busy_cycles=int(round(t.au_busy)),
             access_unit_stalled_cycles=int(round(t.au_stalled)),
             core_busy_cycles=int(round(t.core_busy)),

@@ -1,0 +1,59 @@
+"""Generated .dasm programs for emulator tests (beside the hand-written kernels/)."""
+
+from __future__ import annotations
+
+TMU_MACHINE = ('.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
+               'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true')
+
+
+def multi_table_gather(tables: int) -> str:
+    """out_t[n, :] = table_t[ids_t[n], :] for t < tables, as ONE kernel with one
+    root traversal per table, so the emulator can spread tables over cores.
+
+    Each root's beg event resets the output offset on whichever core runs it."""
+    lines = ['.model version=1 description="multi-table gather"']
+    for t in range(tables):
+        lines += [f'.tensor {3 * t} "ids{t}" dtype=int32 shape=[1] signature=[-1]',
+                  f'.tensor {3 * t + 1} "table{t}" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+                  f'.tensor {3 * t + 2} "out{t}" dtype=float32 shape=[1, 1] signature=[-1, -1]']
+    lines += ['.kernel "gather_tables" version=1', TMU_MACHINE]
+    for t in range(tables):
+        lines += [f".slot ids{t} int32 read rank=1", f".slot table{t} float32 read rank=2"]
+    for t in range(tables):
+        lines.append(f".slot out{t} float32 write rank=2 shape=[p{2 * t}, p{2 * t + 1}]")
+    for t in range(tables):
+        lines += [f".param p{2 * t} slot=ids{t} dim=0", f".param p{2 * t + 1} slot=table{t} dim=1"]
+    targets = ["done"] + [label for t in range(tables) for label in (f"start{t}", f"row{t}")]
+    lines.append(".jumptable jt0 " + " ".join(targets))
+    lines.append(".access")
+    for t in range(tables):
+        root, row, s = 2 * t, 2 * t + 1, 5 * t
+        lines += [
+            f"  tu.dns t{root}, parent=none, width=1, lb=0, ub=p{2 * t}",
+            f"  str.ite s{s}, tu=t{root}",
+            f"  str.mem s{s + 1}, tu=t{root}, slot=ids{t}, index=s{s}, col=none",
+            f"  tu.dns t{row}, parent=t{root}, width=16, lb=0, ub=p{2 * t + 1}",
+            f"  str.ite s{s + 2}, tu=t{row}",
+            f"  str.mem s{s + 3}, tu=t{row}, slot=table{t}, index=s{s + 1}, col=s{s + 2}",
+            f"  str.buf s{s + 4}, tu=t{row}, src=s{s + 3}",
+            f"  mar.cb t{root}, event=beg, id={1 + 2 * t}",
+            f"  mar.opnd t{row}, event=end, stream=s{s + 4}",
+            f"  mar.cb t{row}, event=end, id={2 + 2 * t}",
+        ]
+    lines += [".execute", "loop:   cb.pop x1", "        br.tab x1, jt0"]
+    for t in range(tables):
+        lines += [f"start{t}: param x2, p{2 * t + 1}", "        li x3, 0", "        jmp loop",
+                  f"row{t}:  q.bpop b0", "        li x4, 0",
+                  f"chunk{t}: sub x5, x2, x4", "        mset m0, x5", "        bld.f32 v0, b0, x4, m0",
+                  "        add x6, x3, x4", f"        vst.f32 v0, out{t}, x6, m0", "        addi x4, x4, 16",
+                  f"        blt x4, x2, chunk{t}", "        add x3, x3, x2", "        jmp loop"]
+    lines += ["done:   halt", ".end"]
+    n = 3 * tables
+    lines.append(f'.subgraph "main" inputs=[{", ".join(str(i) for i in range(n) if i % 3 != 2)}] '
+                 f'outputs=[{", ".join(str(i) for i in range(2, n, 3))}]')
+    inputs = ", ".join(str(i) for t in range(tables) for i in (3 * t, 3 * t + 1))
+    lines.append(f".operator kernel 0 inputs=[{inputs}] outputs=[{', '.join(str(3 * t + 2) for t in range(tables))}]")
+    lines.append('.signature "serving_default" subgraph=0')
+    for t in range(tables):
+        lines += [f'.input "ids{t}" {3 * t}', f'.input "table{t}" {3 * t + 1}', f'.output "out{t}" {3 * t + 2}']
+    return "\n".join(lines) + "\n"
