@@ -15,6 +15,7 @@ import numpy as np
 
 from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import AluOp, Event, SrcKind
+from ember_tf.emulator.activity import AddressMap
 from ember_tf.emulator.program import KernelProgram, Stream, TraversalUnit
 from ember_tf.errors import EmulationError
 
@@ -54,13 +55,12 @@ class Operand:
 
 @dataclasses.dataclass
 class MemoryLog:
-    """The element loads the access unit made, each tagged with the index of
+    """The cache lines the access unit requested, each tagged with the index of
     the queue entry it precedes (the entry its data travels with)."""
 
     entry: list[int] = dataclasses.field(default_factory=list)
     stream: list[int] = dataclasses.field(default_factory=list)
-    slot: list[int] = dataclasses.field(default_factory=list)
-    element: list[int] = dataclasses.field(default_factory=list)
+    line: list[int] = dataclasses.field(default_factory=list)
     iterations: list[int] = dataclasses.field(default_factory=list)  # per entry: stream element evaluations
 
 
@@ -72,8 +72,9 @@ class GoldenAccessUnit:
     """Yields queue entries for the given roots, one at a time."""
 
     def __init__(self, program: KernelProgram, memory: Sequence[np.ndarray], params: Sequence[int],
-                 roots: Sequence[int], slot_labels: Sequence[str]):
+                 roots: Sequence[int], slot_labels: Sequence[str], addresses: AddressMap):
         self.program, self.memory, self.params = program, memory, params
+        self.addresses = addresses
         self.roots, self.slot_labels = roots, slot_labels
         self.log = MemoryLog()
         self.entries = 0
@@ -129,10 +130,9 @@ class GoldenAccessUnit:
         flat = data.reshape(-1)
         values = np.zeros(width, dtype=data.dtype)
         values[active] = flat[elements[active]]
-        for e in elements[active]:
+        for line in self.addresses.lines(stream.slot, elements[active]):
             self.log.stream.append(stream.id)
-            self.log.slot.append(stream.slot)
-            self.log.element.append(int(e))
+            self.log.line.append(int(line))
             self.log.entry.append(self.entries)
         if scalar:
             value = values[0]

@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ember_tf.emulator.access_unit import GoldenAccessUnit, Operand, Token
-from ember_tf.emulator.activity import CoreActivity
+from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.ops import HANDLERS
 from ember_tf.emulator.program import KernelProgram
@@ -68,6 +68,7 @@ class Core:
     memory: Sequence[np.ndarray]        # flat views, one per slot
     params: Sequence[int]
     queues: Queues
+    addresses: AddressMap
     core_id: int = 0
     pc: int = 0
     halted: bool = False
@@ -81,7 +82,7 @@ class Core:
         self.b = [np.zeros(0, np.float32)] * 4
         self.cycles_by_token: dict[int, float] = collections.defaultdict(float)
         self.counts: collections.Counter = collections.Counter()
-        self.accesses: list[tuple[int, int, np.ndarray, bool]] = []  # (token entry, slot, elements, store)
+        self.accesses: list[tuple[int, np.ndarray, bool]] = []  # (token entry, lines, store)
 
     # -- helpers used by the ops ------------------------------------------------
     def fault(self, problem: str):
@@ -114,7 +115,7 @@ class Core:
     def load_many(self, slot: int, elements: np.ndarray) -> np.ndarray:
         elements = np.asarray(elements, dtype=np.int64)
         self._check(slot, elements)
-        self.accesses.append((self.queues.current_token, slot, elements, False))
+        self.accesses.append((self.queues.current_token, self.addresses.lines(slot, elements), False))
         return self.memory[slot][elements]
 
     def load(self, slot: int, element: int):
@@ -123,7 +124,7 @@ class Core:
     def store(self, slot: int, elements: np.ndarray, values: np.ndarray) -> None:
         elements = np.asarray(elements, dtype=np.int64)
         self._check(slot, elements)
-        self.accesses.append((self.queues.current_token, slot, elements, True))
+        self.accesses.append((self.queues.current_token, self.addresses.lines(slot, elements), True))
         self.memory[slot][elements] = values
 
     # -- the loop ---------------------------------------------------------------
@@ -148,14 +149,15 @@ class Core:
 
 
 def run_golden_core(program: KernelProgram, machine: MachineConfig, arrays: Sequence[np.ndarray],
-                    params: Sequence[int], roots: Sequence[int], slot_labels: Sequence[str], core_id: int,
-                    max_instructions: int = 1 << 31) -> CoreActivity:
+                    params: Sequence[int], roots: Sequence[int], slot_labels: Sequence[str],
+                    addresses: AddressMap, core_id: int, max_instructions: int = 1 << 31) -> CoreActivity:
     """Runs one core (with its access unit over `roots`) to completion.
 
     `arrays` are the tensors bound to the kernel's slots, in slot order; the
     access unit sees their shapes, the core sees them flat (element-indexed)."""
     memory = [a.reshape(-1) for a in arrays]
-    access = GoldenAccessUnit(program, arrays, params, roots, slot_labels) if machine.has_access_unit else None
+    access = (GoldenAccessUnit(program, arrays, params, roots, slot_labels, addresses)
+              if machine.has_access_unit else None)
     entries: list = []
 
     def recorded() -> Iterator[Token | Operand]:
@@ -163,7 +165,7 @@ def run_golden_core(program: KernelProgram, machine: MachineConfig, arrays: Sequ
             entries.append(entry)
             yield entry
 
-    core = Core(program, machine, memory, params, Queues(recorded() if access else None), core_id)
+    core = Core(program, machine, memory, params, Queues(recorded() if access else None), addresses, core_id)
     core.run(max_instructions)
     left = core.queues.undrained()
     if left:

@@ -22,7 +22,8 @@ from ember_tf.emulator.core import run_golden_core
 from ember_tf.emulator.machine import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import KernelStats, RunStats, kernel_stats
-from ember_tf.emulator.timing import AddressMap, time_core
+from ember_tf.emulator.activity import AddressMap
+from ember_tf.emulator.timing import time_core
 from ember_tf.errors import EmulationError
 
 PAGE = 4096
@@ -176,12 +177,14 @@ class Interpreter:
         address_map = AddressMap(
             base=np.array([addresses.base(int(t), a) for t, a in zip(list(op.inputs) + list(op.outputs), arrays)],
                           dtype=np.int64),
-            itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64))
+            itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64),
+            line_bytes=machine.line_bytes)
         labels = self._labels(op)
         assignment = _assign_roots(program, machine.cores)
-        activities = [run_golden_core(program, machine, arrays, params, roots, labels, core, self.max_instructions)
+        activities = [run_golden_core(program, machine, arrays, params, roots, labels, address_map, core,
+                                      self.max_instructions)
                       for core, roots in enumerate(assignment)]
-        timings = [time_core(a, machine, address_map, len(assignment)) for a in activities]
+        timings = [time_core(a, machine, len(assignment)) for a in activities]
         return kernel_stats(program.name, machine, timings)
 
 

@@ -27,17 +27,6 @@ from ember_tf.emulator.machine import MachineConfig
 
 
 @dataclasses.dataclass
-class AddressMap:
-    """Virtual base address and element size of each kernel slot."""
-
-    base: np.ndarray
-    itemsize: np.ndarray
-
-    def lines(self, slots: np.ndarray, elements: np.ndarray, line_bytes: int) -> np.ndarray:
-        return (self.base[slots] + elements * self.itemsize[slots]) // line_bytes
-
-
-@dataclasses.dataclass
 class CoreTiming:
     core_id: int
     cycles: float
@@ -90,7 +79,7 @@ def coalesce(streams: np.ndarray, lines: np.ndarray) -> np.ndarray:
     return keep
 
 
-def time_core(activity: CoreActivity, machine: MachineConfig, addresses: AddressMap, active_cores: int) -> CoreTiming:
+def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int) -> CoreTiming:
     line = machine.line_bytes
     bw_share = machine.dram_bytes_per_cycle / max(1, active_cores)
     n_entries = len(activity.entry_bytes)
@@ -107,7 +96,7 @@ def time_core(activity: CoreActivity, machine: MachineConfig, addresses: Address
         return np.where(entries >= n_entries, last, np.where(entries < 0, 0, result))
 
     # Access unit: requests, LLC hits, DRAM misses, lane work per chunk.
-    au_lines = addresses.lines(activity.au_slot, activity.au_element, line)
+    au_lines = activity.au_line
     kept = coalesce(activity.au_stream, au_lines)
     req_lines, req_chunk = au_lines[kept], chunk_of(activity.au_entry[kept])
     llc_hit = recency_hits(req_lines, machine.llc_bytes // line)
@@ -124,9 +113,9 @@ def time_core(activity: CoreActivity, machine: MachineConfig, addresses: Address
     ]) if machine.has_access_unit else np.zeros(n_chunks)
 
     # Core: instruction costs, and its own loads through L1 / LLC / DRAM.
-    core_lines = addresses.lines(activity.access_slot, activity.access_element, line)
+    core_lines = activity.access_line
     access_chunk = chunk_of(activity.access_token)
-    keep_core = coalesce(np.zeros(len(core_lines), dtype=np.int64), core_lines)
+    keep_core = coalesce(activity.access_store.astype(np.int64), core_lines)  # loads and stores apart
     core_lines, access_chunk = core_lines[keep_core], access_chunk[keep_core]
     store = activity.access_store[keep_core]
     l1_hit = recency_hits(core_lines, machine.l1_bytes // line)

@@ -105,7 +105,7 @@ def test_machine_overrides_and_paths(tmp_path):
         load_machine("tmu").with_overrides(warp_drive=1)
     custom = tmp_path / "mine.toml"
     custom.write_text((ROOT / "ember_tf" / "emulator" / "machines" / "tmu.toml").read_text().replace(
-        "cores = 4", "cores = 3"))
+        "cores = 8", "cores = 3"))
     assert load_machine(str(custom)).cores == 3
     (tmp_path / "broken.toml").write_text("cores = [")
     with pytest.raises(EmulationError, match="broken.toml"):
