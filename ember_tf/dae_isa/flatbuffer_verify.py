@@ -18,6 +18,11 @@ from ember_tf.errors import DaebinFormatError
 
 MAX_DEPTH = 64
 MAX_TABLES = 1_000_000
+# Table and vector bytes reached, per byte of file. Objects reached from
+# several places count each time: the writer never shares them, and a small
+# file that did (one kernel listed 100,000 times) would make the object API
+# and the instruction decoder work out of all proportion to its size.
+MAX_REACHED_PER_FILE_BYTE = 4
 
 # Field types: a struct format char for scalars, or a tuple for references.
 STRING = ("string",)
@@ -72,6 +77,8 @@ class _Verifier:
         self.buf = memoryview(buf)
         self.size = len(self.buf)
         self.tables = 0
+        self.end = 0  # one past the last byte any verified object uses
+        self.reached = 0  # bytes of tables and vectors reached, counting repeats
 
     def fail(self, where: str, problem: str):
         raise DaebinFormatError(f"{where}: {problem}")
@@ -81,6 +88,7 @@ class _Verifier:
             self.fail(where, f"offset {pos} (+{length} bytes) lies outside the {self.size}-byte file")
         if pos % align:
             self.fail(where, f"offset {pos} is not {align}-byte aligned")
+        self.end = max(self.end, pos + length)
 
     def u32(self, pos: int, where: str) -> int:
         self.need(pos, 4, 4, where)
@@ -92,9 +100,16 @@ class _Verifier:
         self.need(target, 4, 4, where)
         return target
 
+    def reach(self, length: int, where: str) -> None:
+        self.reached += length
+        if self.reached > MAX_REACHED_PER_FILE_BYTE * self.size:
+            self.fail(where, f"tables and vectors reached add up to more than {MAX_REACHED_PER_FILE_BYTE}x the "
+                             "file size (objects shared by many references)")
+
     def vector(self, pos: int, elem_size: int, where: str) -> tuple[int, int]:
         length = self.u32(pos, where)
         self.need(pos + 4, length * elem_size, min(elem_size, 8), f"{where} ({length} elements)")
+        self.reach(4 + length * elem_size, where)
         return pos + 4, length
 
     def string(self, pos: int, where: str) -> None:
@@ -115,6 +130,7 @@ class _Verifier:
             self.fail(where, f"bad vtable size {vt_size}")
         self.need(vtable, vt_size, 2, f"{where} vtable")
         self.need(pos, table_size, 4, where)
+        self.reach(table_size, where)
         for index, (field_name, ftype) in enumerate(TABLES[name]):
             if 4 + 2 * index >= vt_size:
                 break
@@ -155,3 +171,8 @@ def verify_structure(buf, identifier: bytes = b"DAE1") -> None:
     if bytes(verifier.buf[4:8]) != identifier:
         verifier.fail("header", f"file identifier is {bytes(verifier.buf[4:8])!r}, expected {identifier!r}")
     verifier.table(verifier.follow(0, "root"), "Model", "model", 0)
+    # As the C++ SizeVerifier computes it: a FlatBuffer is padded to a whole
+    # uoffset after its last object, so a shorter file has lost its tail.
+    needed = -(-verifier.end // 4) * 4
+    if needed > verifier.size:
+        verifier.fail("model", f"file is {verifier.size} bytes but its FlatBuffer needs {needed}: truncated")

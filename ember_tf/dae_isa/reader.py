@@ -41,7 +41,7 @@ def model_from_buffer(buf, source: str = "<bytes>") -> fb.ModelT:
     except DaebinFormatError as e:
         raise DaebinFormatError(f"{source}: {e}") from None
     model = _decode_strings(fb.ModelT.InitFromPackedBuf(buf, 0), source)
-    verify_model(model, source, file_size=len(buf))
+    verify_model(model, source, file=buf)
     for buffer in model.buffers or []:
         if buffer.offset:
             buffer.data = np.frombuffer(buf, dtype=np.uint8, count=buffer.size, offset=buffer.offset)

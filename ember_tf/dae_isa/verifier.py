@@ -20,6 +20,8 @@ from ember_tf.errors import DaebinFormatError
 from ember_tf.version import KERNEL_VERSION, RUNTIME_VERSION, SCHEMA_VERSION
 
 MIN_RUNTIME_VERSION = "min_runtime_version"
+# Buffer.offset of data stored after the FlatBuffer is a multiple of this.
+EXTERNAL_ALIGNMENT = 64
 
 
 class _Checker:
@@ -52,9 +54,14 @@ def parse_version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.strip("\0").strip().split("."))
 
 
-def verify_model(model: fb.ModelT, source: str, file_size: int | None = None) -> None:
-    """Raises DaebinFormatError (prefixed with `source`) on the first defect."""
+def verify_model(model: fb.ModelT, source: str, file=None) -> None:
+    """Raises DaebinFormatError (prefixed with `source`) on the first defect.
+
+    `file` is the whole file the model was read from (None for a model about
+    to be written): buffers stored after the FlatBuffer are checked against it.
+    """
     check = _Checker(source)
+    file_size = None if file is None else len(file)
     version = model.version
     if version is None or version < 1:
         check.fail("model", f"schema version {version} is not a valid version")
@@ -88,7 +95,7 @@ def verify_model(model: fb.ModelT, source: str, file_size: int | None = None) ->
         where = f"metadata[{i}]"
         check.index(entry.buffer, len(buffers), where, "buffer")
         if entry.name == MIN_RUNTIME_VERSION:
-            _verify_runtime_version(check, where, buffers[entry.buffer])
+            _verify_runtime_version(check, where, buffers[entry.buffer], file)
 
 
 def _verify_buffer(check: _Checker, i: int, buffer: fb.BufferT, file_size: int | None) -> int:
@@ -99,6 +106,8 @@ def _verify_buffer(check: _Checker, i: int, buffer: fb.BufferT, file_size: int |
         check.fail(where, "has both inline data and an external offset")
     if offset == 0 and size:
         check.fail(where, f"size {size} without an offset")
+    if offset and file_size is not None and offset % EXTERNAL_ALIGNMENT:
+        check.fail(where, f"external data offset {offset} is not {EXTERNAL_ALIGNMENT}-byte aligned")
     if offset and file_size is not None and offset + size > file_size:
         check.fail(where, f"external data at offset {offset} (+{size} bytes) runs past the end of the "
                           f"{file_size}-byte file")
@@ -160,9 +169,12 @@ def _dtype_name(code) -> str:
     return element.name if element else f"<{code}>"
 
 
-def _verify_runtime_version(check: _Checker, where: str, buffer: fb.BufferT) -> None:
+def _verify_runtime_version(check: _Checker, where: str, buffer: fb.BufferT, file) -> None:
+    data = buffer.data
+    if buffer.offset and file is not None:  # stored after the FlatBuffer; the range is already checked
+        data = np.frombuffer(file, dtype=np.uint8, count=buffer.size, offset=buffer.offset)
     try:
-        text = bytes(np.asarray(buffer.data, dtype=np.uint8)).decode("ascii")
+        text = bytes(np.asarray(data, dtype=np.uint8)).decode("ascii")
         required = parse_version(text)
     except (ValueError, TypeError):
         check.fail(where, "min_runtime_version is not a dotted version string")
@@ -179,7 +191,7 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     """Checks a kernel and returns its decoded (access, execute) programs."""
     check = _Checker(source)
     name = kernel.name or ""
-    where = f"{where} '{name}'" if name else where
+    where = f"{where} {name!r}" if name else where
     if (kernel.version or 0) < 1 or kernel.version > KERNEL_VERSION:
         check.fail(where, f"kernel version {kernel.version} is not supported (this runtime: 1..{KERNEL_VERSION})")
     machine = check.required(kernel.machine, where, "machine parameters")
@@ -188,6 +200,8 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
         _verify_slot(check, f"{where} slot {i}", slot, _count(kernel.params))
     for i, param in enumerate(kernel.params or []):
         check.index(param.slot, len(slots), f"{where} param {i}", "slot")
+        if slots[param.slot].access != fb.SlotAccess.READ:
+            check.fail(f"{where} param {i}", "a parameter reads the shape of an input slot, not an output")
         if param.dim < 0 or param.dim >= slots[param.slot].rank:
             check.fail(f"{where} param {i}", f"dimension {param.dim} outside rank {slots[param.slot].rank}")
     for t, table in enumerate(kernel.jumpTables or []):
@@ -196,7 +210,7 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     access = _decode_program(check, where, "access_code", kernel.accessCode, Unit.ACCESS)
     execute = _decode_program(check, where, "execute_code", kernel.executeCode, Unit.EXECUTE)
     if access and not machine.hasAccessUnit:
-        check.fail(where, f"has access-unit code but targets machine '{machine.name}' without an access unit")
+        check.fail(where, f"has access-unit code but targets machine {machine.name!r} without an access unit")
     if not execute:
         check.fail(where, "execute_code is empty")
     _AccessChecker(check, where, kernel).run(access)
@@ -255,9 +269,9 @@ def _verify_execute(check: _Checker, where: str, kernel: fb.KernelT, program: li
             slot = kernel.slots[instruction.arg("slot")]
             if slot.dtype != instruction.arg("dtype"):
                 check.fail(at, f"dtype {dtypes.BY_CODE[instruction.arg('dtype')].suffix} does not match slot "
-                               f"'{slot.name}' ({_dtype_name(slot.dtype)})")
+                               f"{slot.name!r} ({_dtype_name(slot.dtype)})")
             if instruction.mnemonic in ("st", "fst", "vst") and slot.access != fb.SlotAccess.WRITE:
-                check.fail(at, f"stores into input slot '{slot.name}'")
+                check.fail(at, f"stores into input slot {slot.name!r}")
     if program[-1].mnemonic not in ("halt", "jmp", "br.tab"):
         check.fail(f"{where} execute_code[{len(program) - 1}]", "the program can run off its end")
 

@@ -18,9 +18,8 @@ import flatbuffers
 import numpy as np
 
 from ember_tf.dae_isa import _schema_generated as fb
-from ember_tf.dae_isa.verifier import verify_model
+from ember_tf.dae_isa.verifier import EXTERNAL_ALIGNMENT, verify_model
 
-EXTERNAL_ALIGNMENT = 64
 # Inline buffer bytes above which every buffer moves outside the FlatBuffer;
 # a margin below 2 GiB leaves room for the rest of the model.
 DEFAULT_EXTERNAL_THRESHOLD = (1 << 31) - (64 << 20)
@@ -130,7 +129,7 @@ def write_model(
     path = pathlib.Path(path)
     verify_model(model, str(path))
     head, tail = _layout(model, external_threshold)
-    total = len(head) + sum(len(t) + EXTERNAL_ALIGNMENT for t in tail)
+    total = sum(len(chunk) for chunk in _chunks(head, tail))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as out:
