@@ -140,18 +140,7 @@ class GoldenAccessUnit:
         return values
 
     def out_of_range(self, stream: Stream, index: int, limit: int):
-        source = self.index_source(stream)
-        raise Fault(f"{source}: id {index} is out of range [0, {limit}) for {self.slot_labels[stream.slot]}")
-
-    def index_source(self, stream: Stream) -> str:
-        """Where the offending index came from: the slot a chained load read it from."""
-        src = stream.index
-        while src is not None and src.kind is SrcKind.STREAM:
-            origin = self.program.streams[src.value]
-            if origin.op == "mem":
-                return self.slot_labels[origin.slot]
-            src = origin.a if origin.op in ("fwd", "alu") else None
-        return f"kernel '{self.program.name}'"
+        raise out_of_range_fault(self.program, self.slot_labels, stream, index, limit)
 
     # -- traversal -----------------------------------------------------------
     def entries_iter(self) -> Iterator[Token | Operand]:
@@ -197,8 +186,11 @@ class GoldenAccessUnit:
                     buffers[stream.id].append(np.atleast_1d(np.asarray(value))[mask] if tu.width > 1
                                               else np.atleast_1d(np.asarray(value)))
                     continue
-                inner[stream.id] = self.evaluate(stream, inner, lanes if tu.width > 1 else lanes[:1],
-                                                 mask if tu.width > 1 else None)
+                value = self.evaluate(stream, inner, lanes if tu.width > 1 else lanes[:1],
+                                      mask if tu.width > 1 else None)
+                if tu.width > 1 and np.ndim(value) == 0:  # a stream of a vector TU is a vector
+                    value = np.full(tu.width, value, dtype=np.asarray(value).dtype)
+                inner[stream.id] = value
                 if stream.op != "ite":  # induction values come with the TU; loads and ALU ops take lane cycles
                     self.pending_iterations += int(mask.sum())
             yield from self.marshal(tu, Event.ITE, inner)
@@ -209,6 +201,21 @@ class GoldenAccessUnit:
             dtype = self.program.stream_dtype(stream_id)
             end_env[stream_id] = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
         yield from self.marshal(tu, Event.END, end_env)
+
+
+def out_of_range_fault(program: KernelProgram, slot_labels: Sequence[str], stream: Stream, index: int,
+                       limit: int) -> Fault:
+    """The error for a load outside its slot, naming where the index came from
+    (the slot a chained load read it from: usually a model input)."""
+    source = f"kernel '{program.name}'"
+    src = stream.index
+    while src is not None and src.kind is SrcKind.STREAM:
+        origin = program.streams[src.value]
+        if origin.op == "mem":
+            source = slot_labels[origin.slot]
+            break
+        src = origin.a if origin.op in ("fwd", "alu") else None
+    return Fault(f"{source}: id {index} is out of range [0, {limit}) for {slot_labels[stream.slot]}")
 
 
 def _mask_key(tu: int) -> int:

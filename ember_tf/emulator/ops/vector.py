@@ -21,7 +21,9 @@ def _binary(name):
             b = core.vector(vb, t)
             if (b == 0).any():
                 core.fault("integer vector division by zero")
-            core.v[vd] = (core.vector(va, t) // b).astype(t)
+            a = core.vector(va, t)
+            quotient = np.abs(a) // np.abs(b)  # truncate toward zero, as the scalar div does
+            core.v[vd] = np.where((a < 0) != (b < 0), -quotient, quotient).astype(t)
             return
         with np.errstate(all="ignore"):
             core.v[vd] = fn(core.vector(va, t), core.vector(vb, t)).astype(t)
