@@ -210,6 +210,10 @@ def main(args: argparse.Namespace) -> None:
     except KeyboardInterrupt:
         print("ember-tf: interrupted", file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`ember-tf inspect x | head`): stop quietly, as other tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
 
 
 def run() -> None:

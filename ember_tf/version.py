@@ -6,6 +6,6 @@ __version__ = "0.1.0"
 SCHEMA_VERSION = 1
 # Highest Kernel.version this runtime executes.
 KERNEL_VERSION = 1
-# Written as the min_runtime_version metadata entry; a reader refuses files
-# whose min_runtime_version is newer than RUNTIME_VERSION.
+# A reader refuses a file whose min_runtime_version metadata entry (a dotted
+# version string) is newer than this runtime.
 RUNTIME_VERSION = (0, 1, 0)

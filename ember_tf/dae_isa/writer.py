@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-import tempfile
+import secrets
 from typing import BinaryIO, Callable, Iterator
 
 import flatbuffers
@@ -130,7 +130,9 @@ def write_model(
     verify_model(model, str(path))
     head, tail = _layout(model, external_threshold)
     total = sum(len(chunk) for chunk in _chunks(head, tail))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Not mkstemp: its files are mode 0600; this one gets the usual 0666 & ~umask.
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
             written = 0

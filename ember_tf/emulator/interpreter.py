@@ -105,8 +105,8 @@ class Interpreter:
         self.model = read_model(model_path) if model_path is not None else model_from_buffer(model_content)
         base = load_machine(machine) if isinstance(machine, str) else machine
         self.machine = base.with_overrides(**machine_overrides)
-        if mode not in ("golden",):
-            raise EmulationError(f"unknown emulation mode '{mode}' (available: golden)")
+        if mode not in _MODES:
+            raise EmulationError(f"unknown emulation mode '{mode}' (available: {', '.join(_MODES)})")
         self.mode = mode
         self.max_instructions = max_instructions
         self.kernels = [load_kernel(k, f"kernels[{i}]") for i, k in enumerate(self.model.kernels or [])]
@@ -168,6 +168,11 @@ class Interpreter:
                                  f"machine '{machine.name}' has {machine.vector_bytes}")
         inputs = [values[int(t)] for t in op.inputs]
         params = [_param(p, inputs, program) for p in program.kernel.params or []]
+        labels = self._labels(op)
+        for p, value in zip(program.kernel.params or [], params):
+            if value < 0:
+                raise EmulationError(f"{labels[p.slot]} has {inputs[p.slot].shape[p.dim]} elements in dimension "
+                                     f"{p.dim}; kernel '{program.name}' needs at least {-p.add}")
         outputs = []
         for slot, tensor_index in zip(program.kernel.slots[len(inputs):], op.outputs):
             shape = [int(d) if d >= 0 else params[-int(d) - 1] for d in slot.shape]
@@ -179,13 +184,22 @@ class Interpreter:
                           dtype=np.int64),
             itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64),
             line_bytes=machine.line_bytes)
-        labels = self._labels(op)
         assignment = _assign_roots(program, machine.cores)
-        activities = [run_golden_core(program, machine, arrays, params, roots, labels, address_map, core,
-                                      self.max_instructions)
+        run_core = _MODES[self.mode]()
+        activities = [run_core(program, machine, arrays, params, roots, labels, address_map, core,
+                               self.max_instructions)
                       for core, roots in enumerate(assignment)]
         timings = [time_core(a, machine, len(assignment)) for a in activities]
         return kernel_stats(program.name, machine, timings)
+
+
+def _fast_core():
+    from ember_tf.emulator.fast import run_fast_core  # numba compiles on first use
+
+    return run_fast_core
+
+
+_MODES = {"golden": lambda: run_golden_core, "fast": _fast_core}
 
 
 def _param(param: fb.KernelParamT, inputs: list[np.ndarray], program: KernelProgram) -> int:
