@@ -11,6 +11,8 @@ int32 and int64 tensors (others: golden mode).
 
 from __future__ import annotations
 
+import threading
+
 import numba
 import numpy as np
 from numba import njit, types
@@ -55,20 +57,14 @@ _OP = {m: spec.code for m, spec in BY_MNEMONIC.items()}
 E_RANGE, E_ALU_ZERO, E_JUMP, E_EMPTY, E_KIND, E_DIV, E_BOUNDS, E_BLD, E_VDIV, E_OFF_END, E_STEPS, E_UNDRAINED = \
     range(1, 13)
 
-_JIT = dict(cache=True, error_model="numpy", nogil=True)
+# No NRT: refcounting every array on every use costs ~100 ns per helper call in
+# these loops; with it off they run ~30x faster. So nothing here allocates:
+# the caller passes every array, scratch space included.
+_JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
 
 
 # ---------------------------------------------------------------------------
 # small shared pieces
-
-@njit(**_JIT)
-def _grow(a, n):
-    if n < len(a):
-        return a
-    b = np.zeros(max(2 * len(a), n + 1), dtype=a.dtype)
-    b[:len(a)] = a
-    return b
-
 
 @njit(inline="always", **_JIT)
 def _round(value, dtype):
@@ -96,34 +92,52 @@ def _is_float(dtype):
     return dtype == F32 or dtype == F64
 
 
-@intrinsic
-def _pointer(typingctx, address):
-    """An int64 address as a void pointer, so numba.carray can view a slot's
-    memory without the per-access cost of a typed list of arrays."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], cgutils.voidptr_t)
-    return types.voidptr(types.int64), codegen
+def _peek(element_type):
+    """An intrinsic reading one element at an int64 address: slots are passed as
+    addresses, not as a list of arrays (numba's typed lists cost ~140 ns a lookup)."""
+    @intrinsic
+    def peek(typingctx, address):
+        def codegen(context, builder, signature, args):
+            pointer = builder.inttoptr(args[0], context.get_value_type(element_type).as_pointer())
+            return builder.load(pointer)
+        return element_type(types.int64), codegen
+    return peek
+
+
+def _poke(element_type):
+    """An intrinsic writing one element at an int64 address."""
+    @intrinsic
+    def poke(typingctx, address, value):
+        def codegen(context, builder, signature, args):
+            pointer = builder.inttoptr(args[0], context.get_value_type(element_type).as_pointer())
+            builder.store(context.cast(builder, args[1], signature.args[1], element_type), pointer)
+            return context.get_dummy_value()
+        return types.void(types.int64, value), codegen
+    return poke
+
+
+_peek_f32, _peek_f64, _peek_i32, _peek_i64 = (_peek(t) for t in (types.float32, types.float64, types.int32,
+                                                                 types.int64))
+_poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, types.float64, types.int32,
+                                                                 types.int64))
 
 
 @njit(inline="always", **_JIT)
-def _load_many(slot_addr, slot_size, dtype, slot, elements, n, out_f, out_i):
+def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
     """out[j] = slot[elements[j]] for j < n, as float64 and int64 (bounds already checked)."""
+    base = slot_addr[slot]
     if dtype == F32:
-        a32 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.float32)
         for j in range(n):
-            out_f[j] = np.float64(a32[elements[j]])
+            out_f[j] = np.float64(_peek_f32(base + 4 * elements[j]))
     elif dtype == F64:
-        a64 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.float64)
         for j in range(n):
-            out_f[j] = a64[elements[j]]
+            out_f[j] = _peek_f64(base + 8 * elements[j])
     elif dtype == I32:
-        i32 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.int32)
         for j in range(n):
-            out_i[j] = np.int64(i32[elements[j]])
+            out_i[j] = np.int64(_peek_i32(base + 4 * elements[j]))
     else:
-        i64 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.int64)
         for j in range(n):
-            out_i[j] = i64[elements[j]]
+            out_i[j] = _peek_i64(base + 8 * elements[j])
 
 
 @njit(inline="always", **_JIT)
@@ -136,56 +150,54 @@ def _trunc_div(a, b):
 # the access unit
 
 @njit(inline="always", **_JIT)
-def _src(kind, value, k, params, iconst, sval_i, sval_f, vval_i, vval_f, st_width, st_float):
-    """(is_float, float, int) value of a SRC operand at lane k."""
+def _src_int(kind, value, params, iconst, vval_i, vval_f, st_float):
+    """A scalar SRC operand (a TU bound) as an integer; a stream one is its lane 0."""
     if kind == 0:
-        return False, 0.0, value
+        return value
     if kind == 2:
-        return False, 0.0, params[value]
+        return params[value]
     if kind == 3:
-        return False, 0.0, iconst[value]
-    if st_width[value] > 1:
+        return iconst[value]
+    return np.int64(vval_f[value, 0]) if st_float[value] else vval_i[value, 0]
+
+
+@njit(**_JIT)
+def _operand(kind, value, lanes, params, iconst, vval_i, vval_f, st_width, st_float, out):
+    """out[0:lanes] = a SRC operand as integers, broadcast unless it is a vector stream."""
+    if kind == 1 and st_width[value] > 1:
         if st_float[value]:
-            return True, vval_f[value, k], 0
-        return False, 0.0, vval_i[value, k]
-    if st_float[value]:
-        return True, sval_f[value], 0
-    return False, 0.0, sval_i[value]
-
-
-@njit(inline="always", **_JIT)
-def _src_int(kind, value, k, params, iconst, sval_i, sval_f, vval_i, vval_f, st_width, st_float):
-    is_f, f, i = _src(kind, value, k, params, iconst, sval_i, sval_f, vval_i, vval_f, st_width, st_float)
-    return np.int64(f) if is_f else i
+            for k in range(lanes):
+                out[k] = np.int64(vval_f[value, k])
+        else:
+            for k in range(lanes):
+                out[k] = vval_i[value, k]
+        return
+    scalar = _src_int(kind, value, params, iconst, vval_i, vval_f, st_float)
+    for k in range(lanes):
+        out[k] = scalar
 
 
 @njit(**_JIT)
 def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams,
             st_op, st_tu, st_slot, st_index, st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width,
-            rule_start, rule_stream, rule_cb, roots, params, iconst,
+            st_contiguous, rule_start, rule_stream, rule_cb, roots, params, iconst,
             slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
-            slot_base, slot_itemsize, line_bytes, err,
+            slot_base, slot_itemsize, line_shift, err,
             kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i,
-            log_entry, log_stream, log_line, buf_f, buf_i):
+            log_entry, log_stream, log_line, buf_f, buf_i, state_i, state_f, vval_i, vval_f):
     """Fills the output arrays up to their capacity and returns how much it
     needed: (entries, pool, log, longest buffer, trailing iterations). The
     caller reruns with larger arrays if any exceeded (arrays are never
     reallocated here: reassigning arrays in a numba loop costs refcounts)."""
     n_tu, n_st = len(tu_kind), len(st_op)
-    sval_i = np.zeros(max(n_st, 1), np.int64)
-    sval_f = np.zeros(max(n_st, 1), np.float64)
-    vval_i = np.zeros((max(n_st, 1), MAX_LANES), np.int64)
-    vval_f = np.zeros((max(n_st, 1), MAX_LANES), np.float64)
-    buf_len = np.zeros(max(n_st, 1), np.int64)  # buffers collect in buf_f/buf_i, one row per stream
+    operand_a, buf_len, tu_cur, tu_end = state_i[0], state_i[1], state_i[2], state_i[3]
+    tu_valid, tu_child, stack, elements, operand_b = state_i[4], state_i[5], state_i[6], state_i[7], state_i[8]
+    for row in range(state_i.shape[0]):
+        state_i[row, :] = 0
+    state_f[:, :] = 0.0
+    vval_i[:, :] = 0
+    vval_f[:, :] = 0.0
     max_buf = 0
-    tu_cur = np.zeros(max(n_tu, 1), np.int64)
-    tu_end = np.zeros(max(n_tu, 1), np.int64)
-    tu_valid = np.zeros(max(n_tu, 1), np.int64)
-    tu_child = np.zeros(max(n_tu, 1), np.int64)
-    stack = np.zeros(max(n_tu, 1) + 1, np.int64)
-    elements = np.zeros(MAX_LANES, np.int64)
-    loaded_f = np.zeros(MAX_LANES, np.float64)
-    loaded_i = np.zeros(MAX_LANES, np.int64)
 
     n, n_pool, n_log, pending = 0, 0, 0, 0
 
@@ -197,10 +209,8 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
             tu = stack[depth]
             if fresh:
                 fresh = False
-                lb = _src_int(tu_lb[tu, 0], tu_lb[tu, 1], 0, params, iconst, sval_i, sval_f, vval_i, vval_f,
-                              st_width, st_float)
-                ub = _src_int(tu_ub[tu, 0], tu_ub[tu, 1], 0, params, iconst, sval_i, sval_f, vval_i, vval_f,
-                              st_width, st_float)
+                lb = _src_int(tu_lb[tu, 0], tu_lb[tu, 1], params, iconst, vval_i, vval_f, st_float)
+                ub = _src_int(tu_ub[tu, 0], tu_ub[tu, 1], params, iconst, vval_i, vval_f, st_float)
                 tu_cur[tu], tu_end[tu] = lb, (lb + ub if tu_kind[tu] == 2 else ub)
                 tu_child[tu] = -2
                 for j in range(tu_streams[tu, 0], tu_streams[tu, 1]):
@@ -217,98 +227,112 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                     tu_valid[tu] = valid
                     for s in range(tu_streams[tu, 0], tu_streams[tu, 1]):
                         op = st_op[s]
+                        lanes = valid if width > 1 else 1
                         if op == S_BUF:
                             src = st_a[s, 1]
-                            count = valid if width > 1 else 1
-                            need = buf_len[s] + count
+                            need = buf_len[s] + lanes
                             max_buf = max(max_buf, need)
                             if need <= buf_f.shape[1]:
-                                for k in range(count):
-                                    if width > 1:
-                                        buf_f[s, buf_len[s] + k] = vval_f[src, k]
-                                        buf_i[s, buf_len[s] + k] = vval_i[src, k]
-                                    else:
-                                        buf_f[s, buf_len[s] + k] = sval_f[src]
-                                        buf_i[s, buf_len[s] + k] = sval_i[src]
+                                at = buf_len[s]
+                                if st_float[src]:
+                                    for k in range(lanes):
+                                        buf_f[s, at + k] = vval_f[src, k]
+                                else:
+                                    for k in range(lanes):
+                                        buf_i[s, at + k] = vval_i[src, k]
                             buf_len[s] = need
-                            continue
-                        if op != S_ITE:
-                            pending += valid if width > 1 else 1
-                        last_line = -1
-                        for k in range(width):
-                            # Every lane is computed, as in golden mode; only loads skip the lanes past the bound.
-                            fv, iv = 0.0, np.int64(0)
-                            if op != S_MEM or k < valid:
-                                if op == S_ITE:
-                                    iv = start + k
-                                elif op == S_FWD:
-                                    is_f, fv, iv = _src(st_a[s, 0], st_a[s, 1], k, params, iconst, sval_i, sval_f,
-                                                        vval_i, vval_f, st_width, st_float)
-                                    if is_f:
-                                        iv = np.int64(fv)
-                                elif op == S_ALU:
-                                    a = _src_int(st_a[s, 0], st_a[s, 1], k, params, iconst, sval_i, sval_f,
-                                                 vval_i, vval_f, st_width, st_float)
-                                    b = _src_int(st_b[s, 0], st_b[s, 1], k, params, iconst, sval_i, sval_f,
-                                                 vval_i, vval_f, st_width, st_float)
-                                    alu = st_alu[s]
-                                    if (alu == 3 or alu == 4) and b == 0:
-                                        err[0], err[1], err[2] = E_ALU_ZERO, s, alu
-                                        return n, n_pool, n_log, max_buf, pending
-                                    if alu == 0:
-                                        iv = a + b
-                                    elif alu == 1:
-                                        iv = a - b
-                                    elif alu == 2:
-                                        iv = a * b
-                                    elif alu == 3:
-                                        iv = _trunc_div(a, b)
-                                    elif alu == 4:
-                                        iv = a - _trunc_div(a, b) * b
-                                    elif alu == 5:
-                                        iv = min(a, b)
-                                    elif alu == 6:
-                                        iv = max(a, b)
-                                    elif alu == 7:
-                                        iv = a << (b & 63)
-                                    else:
-                                        iv = a >> (b & 63)
-                                else:  # S_MEM
-                                    slot = st_slot[s]
-                                    index = _src_int(st_index[s, 0], st_index[s, 1], k, params, iconst, sval_i,
-                                                     sval_f, vval_i, vval_f, st_width, st_float)
-                                    if st_col[s, 0] < 0:
-                                        element = index
-                                        if index < 0 or index >= slot_size[slot]:
-                                            err[0], err[1], err[2], err[3] = E_RANGE, s, index, slot_size[slot]
-                                            return n, n_pool, n_log, max_buf, pending
-                                    else:
-                                        col = _src_int(st_col[s, 0], st_col[s, 1], k, params, iconst, sval_i,
-                                                       sval_f, vval_i, vval_f, st_width, st_float)
-                                        if index < 0 or index >= slot_rows[slot] or col < 0 or col >= slot_rowlen[slot]:
-                                            err[0], err[1], err[2], err[3] = E_RANGE, s, index, slot_rows[slot]
-                                            return n, n_pool, n_log, max_buf, pending
-                                        element = index * slot_rowlen[slot] + col
-                                    elements[k] = element  # loaded below, all lanes at once
-                            if width > 1:
-                                vval_f[s, k], vval_i[s, k] = fv, iv
-                            else:
-                                sval_f[s], sval_i[s] = fv, iv
-                        if op == S_MEM:
+                        elif op == S_ITE:
+                            for k in range(width):
+                                vval_i[s, k] = start + k
+                        elif op == S_MEM and st_contiguous[s]:
+                            # A row slice: slot[index, start:start + lanes] (col is this TU's induction).
+                            pending += lanes
                             slot = st_slot[s]
-                            count = valid if width > 1 else 1
-                            _load_many(slot_addr, slot_size, slot_dtype[slot], slot, elements, count, loaded_f, loaded_i)
-                            for k in range(count):
-                                line = (slot_base[slot] + elements[k] * slot_itemsize[slot]) // line_bytes
+                            index = _src_int(st_index[s, 0], st_index[s, 1], params, iconst, vval_i, vval_f,
+                                             st_float)
+                            rows, row_len = slot_rows[slot], slot_rowlen[slot]
+                            if index < 0 or index >= rows or start < 0 or start + lanes > row_len:
+                                err[0], err[1], err[2], err[3] = E_RANGE, s, index, rows
+                                return n, n_pool, n_log, max_buf, pending
+                            first = index * row_len + start
+                            for k in range(lanes):
+                                elements[k] = first + k
+                            _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s], vval_i[s])
+                            for k in range(lanes, width):
+                                vval_f[s, k], vval_i[s, k] = 0.0, 0
+                            base, itemsize = slot_base[slot], slot_itemsize[slot]
+                            for line in range((base + first * itemsize) >> line_shift,
+                                              ((base + (first + lanes - 1) * itemsize) >> line_shift) + 1):
+                                if n_log < len(log_line):
+                                    log_entry[n_log], log_stream[n_log], log_line[n_log] = n, s, line
+                                n_log += 1
+                        elif op == S_MEM:
+                            pending += lanes
+                            slot = st_slot[s]
+                            _operand(st_index[s, 0], st_index[s, 1], lanes, params, iconst, vval_i, vval_f,
+                                     st_width, st_float, operand_a)
+                            if st_col[s, 0] < 0:
+                                for k in range(lanes):
+                                    if operand_a[k] < 0 or operand_a[k] >= slot_size[slot]:
+                                        err[0], err[1], err[2], err[3] = E_RANGE, s, operand_a[k], slot_size[slot]
+                                        return n, n_pool, n_log, max_buf, pending
+                                    elements[k] = operand_a[k]
+                            else:
+                                _operand(st_col[s, 0], st_col[s, 1], lanes, params, iconst, vval_i, vval_f,
+                                         st_width, st_float, operand_b)
+                                rows, row_len = slot_rows[slot], slot_rowlen[slot]
+                                for k in range(lanes):
+                                    index, col = operand_a[k], operand_b[k]
+                                    if index < 0 or index >= rows or col < 0 or col >= row_len:
+                                        err[0], err[1], err[2], err[3] = E_RANGE, s, index, rows
+                                        return n, n_pool, n_log, max_buf, pending
+                                    elements[k] = index * row_len + col
+                            _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s], vval_i[s])
+                            for k in range(lanes, width):  # lanes past the bound load nothing
+                                vval_f[s, k], vval_i[s, k] = 0.0, 0
+                            base, itemsize, last_line = slot_base[slot], slot_itemsize[slot], -1
+                            for k in range(lanes):
+                                line = (base + elements[k] * itemsize) >> line_shift  # lines are a power of two: no division
                                 if line != last_line:
                                     if n_log < len(log_line):
                                         log_entry[n_log], log_stream[n_log], log_line[n_log] = n, s, line
                                     n_log += 1
                                     last_line = line
-                                if width > 1:
-                                    vval_f[s, k], vval_i[s, k] = loaded_f[k], loaded_i[k]
+                        else:  # fwd and alu: every lane, as in golden mode
+                            pending += lanes
+                            _operand(st_a[s, 0], st_a[s, 1], width, params, iconst, vval_i, vval_f, st_width,
+                                     st_float, operand_a)
+                            if op == S_FWD:
+                                for k in range(width):
+                                    vval_i[s, k] = operand_a[k]
+                                continue
+                            _operand(st_b[s, 0], st_b[s, 1], width, params, iconst, vval_i, vval_f, st_width,
+                                     st_float, operand_b)
+                            alu = st_alu[s]
+                            for k in range(width):
+                                a, b = operand_a[k], operand_b[k]
+                                if (alu == 3 or alu == 4) and b == 0:
+                                    err[0], err[1], err[2] = E_ALU_ZERO, s, alu
+                                    return n, n_pool, n_log, max_buf, pending
+                                if alu == 0:
+                                    value = a + b
+                                elif alu == 1:
+                                    value = a - b
+                                elif alu == 2:
+                                    value = a * b
+                                elif alu == 3:
+                                    value = _trunc_div(a, b)
+                                elif alu == 4:
+                                    value = a - _trunc_div(a, b) * b
+                                elif alu == 5:
+                                    value = min(a, b)
+                                elif alu == 6:
+                                    value = max(a, b)
+                                elif alu == 7:
+                                    value = a << (b & 63)
                                 else:
-                                    sval_f[s], sval_i[s] = loaded_f[k], loaded_i[k]
+                                    value = a >> (b & 63)
+                                vval_i[s, k] = value
                     tu_cur[tu] = start + width
                     event = 1
             else:
@@ -341,23 +365,27 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                 elif st_op[s] == S_BUF:
                     count = buf_len[s]
                     if n_pool + count <= len(pool_f) and count <= buf_f.shape[1]:
-                        pool_f[n_pool:n_pool + count] = buf_f[s, :count]
-                        pool_i[n_pool:n_pool + count] = buf_i[s, :count]
+                        if st_float[s]:
+                            for k in range(count):
+                                pool_f[n_pool + k] = buf_f[s, k]
+                        else:
+                            for k in range(count):
+                                pool_i[n_pool + k] = buf_i[s, k]
                     kind[n], ent_a[n], ent_len[n], ent_dtype[n] = K_BUFFER, n_pool, count, st_dtype[s]
                     n_pool += count
                 elif st_width[s] > 1:
                     width = st_width[s]
                     if n_pool + width <= len(pool_f):
-                        pool_f[n_pool:n_pool + width] = vval_f[s, :width]
-                        pool_i[n_pool:n_pool + width] = vval_i[s, :width]
+                        for k in range(width):
+                            pool_f[n_pool + k], pool_i[n_pool + k] = vval_f[s, k], vval_i[s, k]
                     valid = tu_valid[st_tu[s]]
                     kind[n], ent_a[n], ent_len[n], ent_dtype[n] = K_VECTOR, n_pool, width, st_dtype[s]
                     ent_mask[n] = -1 if valid >= 64 else (np.int64(1) << valid) - 1
                     n_pool += width
                 elif st_float[s]:
-                    kind[n], ent_f[n], ent_dtype[n] = K_FLOAT, sval_f[s], st_dtype[s]
+                    kind[n], ent_f[n], ent_dtype[n] = K_FLOAT, vval_f[s, 0], st_dtype[s]
                 else:
-                    kind[n], ent_a[n], ent_dtype[n] = K_INT, sval_i[s], I64
+                    kind[n], ent_a[n], ent_dtype[n] = K_INT, vval_i[s, 0], I64
                 n += 1
             if event == 2:
                 depth -= 1
@@ -374,28 +402,25 @@ def _vl(vector_bytes, dtype):
     return vector_bytes // _itemsize(dtype)
 
 
-@njit(**_JIT)
-def _read_vector(vf, vi, v_int, v_len, r, dtype, count, out_f, out_i):
-    """Register r read as `count` lanes of dtype (value conversion, missing lanes 0)."""
+SCRATCH = 32  # vector rows 32..35 hold converted copies of operands
+
+
+@njit(inline="always", **_JIT)
+def _source(vf, vi, v_dtype, v_len, r, dtype, count, scratch):
+    """The row holding register r as `count` lanes of dtype: r itself when it
+    already is that, else a converted copy in row `scratch` (missing lanes 0)."""
+    if v_dtype[r] == dtype and v_len[r] >= count:
+        return r
+    source_float = _is_float(v_dtype[r])
     for k in range(count):
         if k < v_len[r]:
             if _is_float(dtype):
-                out_f[k] = _round(np.float64(vi[r, k]) if v_int[r] else vf[r, k], dtype)
+                vf[scratch, k] = _round(vf[r, k] if source_float else np.float64(vi[r, k]), dtype)
             else:
-                out_i[k] = _wrap(vi[r, k] if v_int[r] else np.int64(vf[r, k]), dtype)
+                vi[scratch, k] = _wrap(np.int64(vf[r, k]) if source_float else vi[r, k], dtype)
         else:
-            out_f[k], out_i[k] = 0.0, 0
-
-
-@njit(**_JIT)
-def _write_vector(vf, vi, v_int, v_len, r, dtype, count, in_f, in_i):
-    v_int[r] = not _is_float(dtype)
-    v_len[r] = count
-    for k in range(count):
-        if v_int[r]:
-            vi[r, k] = in_i[k]
-        else:
-            vf[r, k] = in_f[k]
+            vf[scratch, k], vi[scratch, k] = 0.0, 0
+    return scratch
 
 
 @njit(inline="always", **_JIT)
@@ -411,29 +436,22 @@ def _lanes(mask, count, out):
 @njit(**_JIT)
 def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fconst, params,
           kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, n_entries, pool_f, pool_i,
-          slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_bytes,
-          vector_bytes, dispatch_cycles, max_instructions, err, cycles, counts, acc_token, acc_line, acc_store):
+          slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_shift,
+          vector_bytes, dispatch_cycles, max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
+          regs_i, regs_f, vf, vi):
     """Runs the core to its halt; fills cycles (per token + 1), counts (per
     group) and the access log up to its capacity, and returns the log length
     it needed (the caller reruns with a larger log if it was short)."""
-    x = np.zeros(32, np.int64)
-    f = np.zeros(32, np.float64)
-    vf = np.zeros((32, MAX_LANES), np.float64)
-    vi = np.zeros((32, MAX_LANES), np.int64)
-    v_int = np.zeros(32, np.bool_)
-    v_len = np.zeros(32, np.int64)
-    m = np.zeros(8, np.int64)
-    c = np.zeros(8, np.int64)
-    b_start = np.zeros(4, np.int64)
-    b_len = np.zeros(4, np.int64)
-    a_f = np.zeros(MAX_LANES, np.float64)
-    a_i = np.zeros(MAX_LANES, np.int64)
-    b_f = np.zeros(MAX_LANES, np.float64)
-    b_i = np.zeros(MAX_LANES, np.int64)
-    o_f = np.zeros(MAX_LANES, np.float64)
-    o_i = np.zeros(MAX_LANES, np.int64)
-    lanes = np.zeros(MAX_LANES, np.int64)
-    elements = np.zeros(MAX_LANES, np.int64)
+    x, m, c, b_start, b_len, v_len, v_dtype = regs_i[0, :32], regs_i[1, :8], regs_i[2, :8], regs_i[3, :4], \
+        regs_i[4, :4], regs_i[5, :36], regs_i[6, :36]
+    a_i, b_i, o_i, lanes, elements = regs_i[7], regs_i[8], regs_i[9], regs_i[10], regs_i[11]
+    f, a_f, b_f, o_f = regs_f[0, :32], regs_f[1], regs_f[2], regs_f[3]
+    regs_i[:, :] = 0
+    regs_f[:, :] = 0.0
+    vf[:, :] = 0.0
+    vi[:, :] = 0
+    for r in range(36):
+        v_dtype[r] = F32  # registers start empty (length 0)
     n_acc = 0
     next_token, next_operand, current = 0, 0, -1
     pc, executed, n_code = 0, 0, len(exe_op)
@@ -445,24 +463,71 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
         a0, a1, a2, a3, a4 = exe_args[pc, 0], exe_args[pc, 1], exe_args[pc, 2], exe_args[pc, 3], exe_args[pc, 4]
         next_pc = pc + 1
         # -- control --------------------------------------------------------
-        if op == OP_HALT:
-            cycles[current + 1] += exe_cost[pc]
-            counts[exe_group[pc]] += 1
-            break
-        elif op == OP_JMP:
-            next_pc = a0
-        elif op == OP_BEQ:
-            if x[a0] == x[a1]:
-                next_pc = a2
-        elif op == OP_BNE:
-            if x[a0] != x[a1]:
-                next_pc = a2
-        elif op == OP_BLT:
-            if x[a0] < x[a1]:
-                next_pc = a2
-        elif op == OP_BGE:
-            if x[a0] >= x[a1]:
-                next_pc = a2
+        # The hottest instructions of embedding kernels first: the chain is tested in order.
+        if op == OP_BLD:
+            t = a4
+            count = _vl(vector_bytes, t)
+            n_lanes = _lanes(m[a3], count, lanes)
+            e = b_start[a1]
+            if n_lanes and (x[a2] + lanes[0] < 0 or x[a2] + lanes[n_lanes - 1] >= b_len[a1]):
+                err[0], err[1], err[2], err[3] = E_BLD, pc, x[a2] + lanes[n_lanes - 1], b_len[a1]
+                break
+            for k in range(count):
+                vf[a0, k], vi[a0, k] = 0.0, 0
+            at = ent_a[e] + x[a2]
+            source_float = _is_float(ent_dtype[e])
+            for j in range(n_lanes):
+                k = lanes[j]
+                if _is_float(t):
+                    vf[a0, k] = _round(pool_f[at + k] if source_float else np.float64(pool_i[at + k]), t)
+                else:
+                    vi[a0, k] = _wrap(np.int64(pool_f[at + k]) if source_float else pool_i[at + k], t)
+            v_dtype[a0], v_len[a0] = t, count
+        elif OP_VADD <= op <= OP_VFMA:
+            t = a3
+            count = _vl(vector_bytes, t)
+            ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
+            rb = _source(vf, vi, v_dtype, v_len, a2, t, count, SCRATCH + 1)
+            rd = _source(vf, vi, v_dtype, v_len, a0, t, count, SCRATCH + 2) if op == OP_VFMA else a0
+            if _is_float(t):
+                for k in range(count):
+                    p, q = vf[ra, k], vf[rb, k]
+                    if op == OP_VMAX:
+                        value_f = np.maximum(p, q)
+                    elif op == OP_VMIN:
+                        value_f = np.minimum(p, q)
+                    elif op == OP_VFMA:
+                        product = _f32_op(OP_FMUL, p, q) if t == F32 else p * q
+                        value_f = _f32_op(OP_FADD, vf[rd, k], product) if t == F32 else vf[rd, k] + product
+                    else:
+                        value_f = _f32_op(op - OP_VADD + OP_FADD, p, q) if t == F32 else \
+                            _f64_op(op - OP_VADD + OP_FADD, p, q)
+                    vf[a0, k] = value_f
+            else:
+                if op == OP_VDIV:
+                    for k in range(count):
+                        if vi[rb, k] == 0:
+                            err[0], err[1] = E_VDIV, pc
+                    if err[0]:
+                        break
+                for k in range(count):
+                    p, q = vi[ra, k], vi[rb, k]
+                    if op == OP_VADD:
+                        value = p + q
+                    elif op == OP_VSUB:
+                        value = p - q
+                    elif op == OP_VMUL:
+                        value = p * q
+                    elif op == OP_VDIV:
+                        value = _trunc_div(p, q)
+                    elif op == OP_VMAX:
+                        value = max(p, q)
+                    elif op == OP_VMIN:
+                        value = min(p, q)
+                    else:
+                        value = vi[rd, k] + _wrap(p * q, t)
+                    vi[a0, k] = _wrap(value, t)
+            v_dtype[a0], v_len[a0] = t, count
         elif op == OP_CBPOP:
             while next_token < n_entries and kind[next_token] != K_TOKEN:
                 next_token += 1
@@ -480,7 +545,6 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 err[0], err[1], err[2], err[3] = E_JUMP, pc, callback, a1
                 break
             next_pc = jt_data[jt_start[a1] + callback]
-        # -- queue ----------------------------------------------------------
         elif op == OP_QPOP or op == OP_QPOPF or op == OP_QVPOP or op == OP_QBPOP:
             want = K_INT if op == OP_QPOP else K_FLOAT if op == OP_QPOPF else K_VECTOR if op == OP_QVPOP \
                 else K_BUFFER
@@ -502,18 +566,40 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             elif op == OP_QVPOP:
                 t = a2
                 count = _vl(vector_bytes, t)
+                source_float = _is_float(ent_dtype[e])
                 for k in range(count):
                     if k < ent_len[e]:
-                        o_f[k] = _round(np.float64(pool_i[ent_a[e] + k]) if not _is_float(ent_dtype[e])
-                                        else pool_f[ent_a[e] + k], t)
-                        o_i[k] = _wrap(pool_i[ent_a[e] + k] if not _is_float(ent_dtype[e])
-                                       else np.int64(pool_f[ent_a[e] + k]), t)
+                        if _is_float(t):
+                            vf[a0, k] = _round(pool_f[ent_a[e] + k] if source_float
+                                               else np.float64(pool_i[ent_a[e] + k]), t)
+                        else:
+                            vi[a0, k] = _wrap(np.int64(pool_f[ent_a[e] + k]) if source_float
+                                              else pool_i[ent_a[e] + k], t)
                     else:
-                        o_f[k], o_i[k] = 0.0, 0
-                _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                        vf[a0, k], vi[a0, k] = 0.0, 0
+                v_dtype[a0], v_len[a0] = t, count
                 m[a1] = ent_mask[e]
             else:
                 b_start[a0], b_len[a0] = e, ent_len[e]
+        elif op == OP_HALT:
+            cycles[current + 1] += exe_cost[pc]
+            counts[exe_group[pc]] += 1
+            break
+        elif op == OP_JMP:
+            next_pc = a0
+        elif op == OP_BEQ:
+            if x[a0] == x[a1]:
+                next_pc = a2
+        elif op == OP_BNE:
+            if x[a0] != x[a1]:
+                next_pc = a2
+        elif op == OP_BLT:
+            if x[a0] < x[a1]:
+                next_pc = a2
+        elif op == OP_BGE:
+            if x[a0] >= x[a1]:
+                next_pc = a2
+        # -- queue ----------------------------------------------------------
         # -- integer --------------------------------------------------------
         elif op == OP_LI or op == OP_LC or op == OP_PARAM or op == OP_MOV or op == OP_ADDI or op == OP_MULI:
             if op == OP_LI:
@@ -594,7 +680,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 err[0], err[1], err[2], err[3], err[4] = E_BOUNDS, pc, slot, element, slot_size[slot]
                 break
             store = op == OP_ST or op == OP_FST
-            line = (slot_base[slot] + element * slot_itemsize[slot]) // line_bytes
+            line = (slot_base[slot] + element * slot_itemsize[slot]) >> line_shift
             if n_acc < len(acc_line):
                 acc_token[n_acc], acc_line[n_acc], acc_store[n_acc] = current, line, store
             n_acc += 1
@@ -602,9 +688,9 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             elements[0] = element
             if store:
                 o_f[0], o_i[0] = f[a0], x[a0]
-                _store_many(slot_addr, slot_size, t, slot, elements, 1, o_f, o_i)
+                _store_many(slot_addr, t, slot, elements, 1, o_f, o_i)
             else:
-                _load_many(slot_addr, slot_size, t, slot, elements, 1, o_f, o_i)
+                _load_many(slot_addr, t, slot, elements, 1, o_f, o_i)
                 if op == OP_FLD:
                     f[a0] = o_f[0]
                 elif a0:
@@ -613,11 +699,10 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             slot, t, mask = a1, a4, m[a3]
             count = _vl(vector_bytes, t)
             n_lanes = _lanes(mask, count, lanes)
-            if op == OP_VGATHER:
-                _read_vector(vf, vi, v_int, v_len, a2, I64, count, b_f, b_i)
+            index_row = _source(vf, vi, v_dtype, v_len, a2, I64, count, SCRATCH) if op == OP_VGATHER else 0
             low, high = np.int64(0), np.int64(-1)
             for j in range(n_lanes):
-                element = b_i[lanes[j]] if op == OP_VGATHER else x[a2] + lanes[j]
+                element = vi[index_row, lanes[j]] if op == OP_VGATHER else x[a2] + lanes[j]
                 elements[j] = element
                 low, high = (element, element) if j == 0 else (min(low, element), max(high, element))
             if n_lanes and (low < 0 or high >= slot_size[slot]):
@@ -626,106 +711,67 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 break
             last_line = -1
             for j in range(n_lanes):
-                line = (slot_base[slot] + elements[j] * slot_itemsize[slot]) // line_bytes
+                line = (slot_base[slot] + elements[j] * slot_itemsize[slot]) >> line_shift
                 if line != last_line:
                     if n_acc < len(acc_line):
                         acc_token[n_acc], acc_line[n_acc], acc_store[n_acc] = current, line, op == OP_VST
                     n_acc += 1
                     last_line = line
             if op == OP_VST:
-                _read_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                row = _source(vf, vi, v_dtype, v_len, a0, t, count, SCRATCH)
                 for j in range(n_lanes):
-                    a_f[j], a_i[j] = o_f[lanes[j]], o_i[lanes[j]]
-                _store_many(slot_addr, slot_size, t, slot, elements, n_lanes, a_f, a_i)
+                    a_f[j], a_i[j] = vf[row, lanes[j]], vi[row, lanes[j]]
+                _store_many(slot_addr, t, slot, elements, n_lanes, a_f, a_i)
             else:
-                _load_many(slot_addr, slot_size, t, slot, elements, n_lanes, a_f, a_i)
+                _load_many(slot_addr, t, slot, elements, n_lanes, a_f, a_i)
                 for k in range(count):
-                    o_f[k], o_i[k] = 0.0, 0
+                    vf[a0, k], vi[a0, k] = 0.0, 0
                 for j in range(n_lanes):
-                    o_f[lanes[j]], o_i[lanes[j]] = a_f[j], a_i[j]
-                _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                    vf[a0, lanes[j]], vi[a0, lanes[j]] = a_f[j], a_i[j]
+                v_dtype[a0], v_len[a0] = t, count
         # -- vector ---------------------------------------------------------
-        elif OP_VADD <= op <= OP_VFMA:
-            t = a3
-            count = _vl(vector_bytes, t)
-            _read_vector(vf, vi, v_int, v_len, a1, t, count, a_f, a_i)
-            _read_vector(vf, vi, v_int, v_len, a2, t, count, b_f, b_i)
-            if op == OP_VFMA:
-                _read_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
-            for k in range(count):
-                if _is_float(t):
-                    p, q = a_f[k], b_f[k]
-                    if op == OP_VADD or op == OP_VSUB or op == OP_VMUL or op == OP_VDIV:
-                        o_f[k] = _f32_op(op - OP_VADD + OP_FADD, p, q) if t == F32 else \
-                            _f64_op(op - OP_VADD + OP_FADD, p, q)
-                    elif op == OP_VMAX:
-                        o_f[k] = np.maximum(p, q)
-                    elif op == OP_VMIN:
-                        o_f[k] = np.minimum(p, q)
-                    else:
-                        product = _f32_op(OP_FMUL, p, q) if t == F32 else p * q
-                        o_f[k] = _f32_op(OP_FADD, o_f[k], product) if t == F32 else o_f[k] + product
-                else:
-                    p, q = a_i[k], b_i[k]
-                    if op == OP_VADD:
-                        o_i[k] = _wrap(p + q, t)
-                    elif op == OP_VSUB:
-                        o_i[k] = _wrap(p - q, t)
-                    elif op == OP_VMUL:
-                        o_i[k] = _wrap(p * q, t)
-                    elif op == OP_VFMA:
-                        o_i[k] = _wrap(o_i[k] + _wrap(p * q, t), t)
-                    elif op == OP_VDIV:
-                        if q == 0:
-                            err[0], err[1] = E_VDIV, pc
-                            break
-                        o_i[k] = _wrap(_trunc_div(p, q), t)
-                    elif op == OP_VMAX:
-                        o_i[k] = max(p, q)
-                    else:
-                        o_i[k] = min(p, q)
-            if err[0]:
-                break
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
         elif op == OP_VSCALE:
             t = a3
             count = _vl(vector_bytes, t)
-            _read_vector(vf, vi, v_int, v_len, a1, t, count, a_f, a_i)
+            ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
             scale = _round(f[a2], t)
             for k in range(count):
-                o_f[k] = _f32_op(OP_FMUL, a_f[k], scale) if t == F32 else a_f[k] * scale
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                vf[a0, k] = _f32_op(OP_FMUL, vf[ra, k], scale) if t == F32 else vf[ra, k] * scale
+            v_dtype[a0], v_len[a0] = t, count
         elif op == OP_VSPLAT or op == OP_VZERO:
             t = a2 if op == OP_VSPLAT else a1
             count = _vl(vector_bytes, t)
             value_f = _round(f[a1], t) if op == OP_VSPLAT else 0.0
             for k in range(count):
-                o_f[k], o_i[k] = value_f, 0
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                vf[a0, k], vi[a0, k] = value_f, 0
+            v_dtype[a0], v_len[a0] = t, count
         elif op == OP_VMOV:
-            v_int[a0], v_len[a0] = v_int[a1], v_len[a1]
-            vf[a0, :], vi[a0, :] = vf[a1, :], vi[a1, :]
+            v_dtype[a0], v_len[a0] = v_dtype[a1], v_len[a1]
+            for k in range(MAX_LANES):
+                vf[a0, k], vi[a0, k] = vf[a1, k], vi[a1, k]
         elif op == OP_VCVT:
             t = a2
             count = _vl(vector_bytes, t)
-            _read_vector(vf, vi, v_int, v_len, a1, t, count, o_f, o_i)
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+            ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
+            for k in range(count):
+                vf[a0, k], vi[a0, k] = vf[ra, k], vi[ra, k]
+            v_dtype[a0], v_len[a0] = t, count
         elif op == OP_VREDSUM:
             t = a3
             count = _vl(vector_bytes, t)
-            _read_vector(vf, vi, v_int, v_len, a1, t, count, a_f, a_i)
+            ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
             n_lanes = _lanes(m[a2], count, lanes)
             total = 0.0
             for j in range(n_lanes):
-                value_f = a_f[lanes[j]]
+                value_f = vf[ra, lanes[j]]
                 total = value_f if j == 0 else (_f32_op(OP_FADD, total, value_f) if t == F32 else total + value_f)
             f[a0] = total
         elif op == OP_VIOTA:
             t = a2
             count = _vl(vector_bytes, t)
             for k in range(count):
-                o_i[k] = _wrap(x[a1] + k, t)
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
+                vi[a0, k] = _wrap(x[a1] + k, t)
+            v_dtype[a0], v_len[a0] = t, count
         elif op == OP_MSET:
             count = max(0, min(64, x[a1]))
             m[a0] = -1 if count == 64 else (np.int64(1) << count) - 1
@@ -733,25 +779,6 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
         elif op == OP_BLEN:
             if a0:
                 x[a0] = b_len[a1]
-        elif op == OP_BLD:
-            t = a4
-            count = _vl(vector_bytes, t)
-            n_lanes = _lanes(m[a3], count, lanes)
-            e = b_start[a1]
-            if n_lanes and (x[a2] + lanes[0] < 0 or x[a2] + lanes[n_lanes - 1] >= b_len[a1]):
-                err[0], err[1], err[2], err[3] = E_BLD, pc, x[a2] + lanes[n_lanes - 1], b_len[a1]
-                break
-            for k in range(count):
-                o_f[k], o_i[k] = 0.0, 0
-            for j in range(n_lanes):
-                k = lanes[j]
-                if _is_float(ent_dtype[e]):
-                    source = pool_f[ent_a[e] + x[a2] + k]
-                    o_f[k], o_i[k] = _round(source, t), _wrap(np.int64(source), t)
-                else:
-                    source_i = pool_i[ent_a[e] + x[a2] + k]
-                    o_f[k], o_i[k] = _round(np.float64(source_i), t), _wrap(source_i, t)
-            _write_vector(vf, vi, v_int, v_len, a0, t, count, o_f, o_i)
         cycles[current + 1] += exe_cost[pc]
         counts[exe_group[pc]] += 1
         pc = next_pc
@@ -794,25 +821,21 @@ def _f64_op(op, p, q):
 
 
 @njit(inline="always", **_JIT)
-def _store_many(slot_addr, slot_size, dtype, slot, elements, n, values_f, values_i):
+def _store_many(slot_addr, dtype, slot, elements, n, values_f, values_i):
     """slot[elements[j]] = values[j]; only output slots are stored to (the verifier ensures it)."""
+    base = slot_addr[slot]
     if dtype == F32:
-        a32 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.float32)
         for j in range(n):
-            a32[elements[j]] = np.float32(values_f[j])
+            _poke_f32(base + 4 * elements[j], np.float32(values_f[j]))
     elif dtype == F64:
-        a64 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.float64)
         for j in range(n):
-            a64[elements[j]] = values_f[j]
+            _poke_f64(base + 8 * elements[j], values_f[j])
     elif dtype == I32:
-        i32 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.int32)
         for j in range(n):
-            i32[elements[j]] = np.int32(values_i[j])
+            _poke_i32(base + 4 * elements[j], np.int32(values_i[j]))
     else:
-        i64 = numba.carray(_pointer(slot_addr[slot]), (slot_size[slot],), np.int64)
         for j in range(n):
-            i64[elements[j]] = values_i[j]
-
+            _poke_i64(base + 8 * elements[j], values_i[j])
 
 # ---------------------------------------------------------------------------
 # Python side: encode the program once, run, and translate faults.
@@ -866,6 +889,7 @@ class _Encoded:
         self.st_float = np.array([d.kind == "f" for d in stream_dtypes], np.bool_)
         self.st_dtype = np.array([dtypes.from_numpy(d) for d in stream_dtypes], np.int64)
         self.st_width = np.array([program.tus[s.tu].width for s in order], np.int64)
+        self.st_contiguous = np.array([_is_row_slice(program, s) for s in order], np.bool_)
         starts, streams, callbacks = [0], [], []
         for tu_id in range(n_tu):
             tu = program.tus.get(tu_id)
@@ -889,6 +913,39 @@ class _Encoded:
         tables = program.jump_tables
         self.jt_data = np.concatenate(tables).astype(np.int64) if tables else np.zeros(0, np.int64)
         self.jt_start = np.cumsum([0] + [len(t) for t in tables]).astype(np.int64)
+        self.queue_capacity = (1 << 16, 1 << 18, 1 << 16, 64)  # entries, pool, log lines, longest buffer
+        self.log_capacity = 1 << 16                              # core accesses
+        # Queues of finished runs, reused: fresh arrays cost page faults and zeroing on every run.
+        self.spare_queues: list[_Queue] = []
+        self.lock = threading.Lock()
+
+    def take_queue(self, capacity: tuple[int, int, int, int]) -> "_Queue":
+        with self.lock:
+            for i, queue in enumerate(self.spare_queues):
+                if queue.capacity == capacity:
+                    return self.spare_queues.pop(i)
+        return _Queue(capacity, len(self.st_op))
+
+    def give_back(self, queue: "_Queue") -> None:
+        with self.lock:
+            self.spare_queues = [queue] + self.spare_queues[:3]
+
+
+def _is_row_slice(program: KernelProgram, stream) -> bool:
+    """A load of slot[index, start:start + lanes]: col is its own TU's induction
+    stream and index is the same for every lane (it comes from an outer TU or
+    is a constant), so the lanes are contiguous."""
+    if stream.op != "mem" or stream.col is None or stream.col.kind is not SrcKind.STREAM:
+        return False
+    col = program.streams[stream.col.value]
+    if col.op != "ite" or col.tu != stream.tu:
+        return False
+    index = stream.index
+    return index.kind is not SrcKind.STREAM or program.tus[program.streams[index.value].tu].width == 1
+
+
+def _shift(line_bytes: int) -> int:
+    return line_bytes.bit_length() - 1  # MachineConfig.validate ensures a power of two
 
 
 def _encoded(program: KernelProgram, machine: MachineConfig) -> _Encoded:
@@ -918,7 +975,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
         queue = _Queue.empty()
     kind, n = queue.kind, queue.n
     outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
-    capacity = max(1024, 4 * n)
+    capacity = enc.log_capacity
     while True:
         cycles, counts = np.zeros(n + 1, np.float64), np.zeros(8, np.int64)
         acc_token, acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
@@ -927,11 +984,14 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
             enc.exe_op, enc.exe_args, enc.exe_cost, enc.exe_group, enc.jt_data, enc.jt_start, program.int_constants,
             program.float_constants, params_a, kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask,
             queue.ent_dtype, n, queue.pool_f, queue.pool_i, slot_addr, slot_dtype, slot_size, addresses.base,
-            addresses.itemsize, addresses.line_bytes, machine.vector_bytes, float(machine.callback_dispatch_cycles),
-            max_instructions, err, cycles, counts, acc_token, acc_line, acc_store)
+            addresses.itemsize, _shift(addresses.line_bytes), machine.vector_bytes, float(machine.callback_dispatch_cycles),
+            max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
+            np.zeros((12, MAX_LANES), np.int64), np.zeros((4, MAX_LANES), np.float64),
+            np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64))
         if err[0]:
             raise _core_fault(program, core_id, err, max_instructions)
         if n_acc <= capacity:
+            enc.log_capacity = max(n_acc, 1)
             break
         capacity = n_acc  # the log was short: run again from zeroed outputs with room for all of it
         for output in outputs:
@@ -946,7 +1006,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     sizes[kind == K_VECTOR] = (ent_len[:n] * itemsize + MASK_BYTES)[kind == K_VECTOR]
     sizes[kind == K_BUFFER] = (ent_len[:n] * itemsize + 8)[kind == K_BUFFER]
     used = np.nonzero(cycles)[0]
-    return CoreActivity(
+    activity = CoreActivity(
         core_id=core_id,
         entry_bytes=sizes,
         entry_is_token=kind == K_TOKEN,
@@ -963,12 +1023,16 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
         counts={g: int(c) for g, c in zip(GROUPS, counts) if c},
         callbacks=int(np.count_nonzero(kind == K_TOKEN)),
     )
+    if queue.capacity != (0, 0, 0, 0):
+        enc.give_back(queue)  # everything needed was copied out above
+    return activity
 
 
 class _Queue:
     """The access unit's output: queue entries, their payload pool, the line log."""
 
     def __init__(self, capacity: tuple[int, int, int, int], n_streams: int):
+        self.capacity = capacity
         entries, pool, log, buffer = capacity
         self.kind = np.zeros(entries, np.int8)
         self.ent_a, self.ent_len, self.ent_mask, self.ent_dtype, self.ent_iter = (
@@ -987,24 +1051,31 @@ class _Queue:
 
 def _run_access(enc: _Encoded, program: KernelProgram, roots, params, slot_addr, slot_dtype, slot_rows,
                 slot_rowlen, slot_size, addresses: AddressMap, labels, arrays) -> _Queue:
-    reads = sum(a.size for a, s in zip(arrays, program.kernel.slots or []) if s.access == 0)
-    capacity = (1024 + 2 * reads, 1024 + 4 * reads, 1024 + 2 * reads, 64)
+    # Sized by what this program needed last time (a rerun costs a whole pass; zeroed
+    # memory for a generous guess costs more than it saves).
+    capacity = enc.queue_capacity
+    streams = max(len(enc.st_op), 1)
+    width = max(MAX_LANES, streams, len(enc.tu_kind) + 1)  # scratch rows: per stream, per TU, per lane
     while True:
-        queue = _Queue(capacity, len(enc.st_op))
+        queue = enc.take_queue(capacity)
         err = np.zeros(8, np.int64)
         needed = _access(
             enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
             enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
-            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.rule_start, enc.rule_stream, enc.rule_cb,
+            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.rule_start, enc.rule_stream,
+            enc.rule_cb,
             np.array(roots, np.int64), params, program.int_constants, slot_addr, slot_dtype, slot_rows,
-            slot_rowlen, slot_size, addresses.base, addresses.itemsize, addresses.line_bytes, err,
+            slot_rowlen, slot_size, addresses.base, addresses.itemsize, _shift(addresses.line_bytes), err,
             queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype, queue.ent_iter,
-            queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line, queue.buf_f, queue.buf_i)
+            queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line, queue.buf_f, queue.buf_i,
+            np.zeros((9, width), np.int64), np.zeros((1, width), np.float64),
+            np.zeros((streams, MAX_LANES), np.int64), np.zeros((streams, MAX_LANES), np.float64))
         if err[0]:
             raise _access_fault(program, enc, labels, err)
         n, n_pool, n_log, max_buf, trailing = (int(v) for v in needed)
         if n <= capacity[0] and n_pool <= capacity[1] and n_log <= capacity[2] and max_buf <= capacity[3]:
             queue.n, queue.n_log, queue.trailing = n, n_log, trailing
+            enc.queue_capacity = (n, n_pool, n_log, max_buf)
             return queue
         capacity = (max(n, capacity[0]), max(n_pool, capacity[1]), max(n_log, capacity[2]),
                     max(max_buf, capacity[3]))

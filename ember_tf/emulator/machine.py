@@ -49,6 +49,8 @@ class MachineConfig:
     vector_bytes: int
     mlp: int
     callback_dispatch_cycles: float
+    matrix_flops_per_cycle: float   # per core; host segments (emulator/host.py)
+    host_launch_cycles: float       # fixed cost of starting a host segment
     costs: CoreCosts
 
     # Derived figures, in cycles and bytes per cycle.
@@ -78,12 +80,16 @@ class MachineConfig:
     def validate(self, where: str) -> None:
         positive = ("clock_ghz", "cores", "dram_bandwidth_gbps", "dram_latency_ns", "line_bytes", "lanes",
                     "traversal_groups", "outstanding_requests", "queue_chunk_bytes", "queue_chunks",
-                    "au_elements_per_lane_cycle", "vector_bytes", "mlp")
+                    "au_elements_per_lane_cycle", "vector_bytes", "mlp", "matrix_flops_per_cycle")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise EmulationError(f"{where}: {name} must be positive, not {getattr(self, name)}")
+        if self.host_launch_cycles < 0:
+            raise EmulationError(f"{where}: host_launch_cycles must not be negative, not {self.host_launch_cycles}")
         if self.vector_bytes % 8:
             raise EmulationError(f"{where}: vector_bytes must be a multiple of 8")
+        if self.line_bytes & (self.line_bytes - 1):
+            raise EmulationError(f"{where}: line_bytes must be a power of two, not {self.line_bytes}")
 
 
 def load_machine(name_or_path: str) -> MachineConfig:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from numba import njit
 
 from ember_tf.emulator.activity import CoreActivity
 from ember_tf.emulator.machine import MachineConfig
@@ -52,31 +53,60 @@ class CoreTiming:
     chunk_fill: np.ndarray
 
 
+@njit(cache=True, nogil=True)
 def recency_hits(lines: np.ndarray, window: int) -> np.ndarray:
-    """hit[i] = line i was accessed within the previous `window` accesses."""
+    """hit[i] = line i was accessed within the previous `window` accesses.
+
+    One pass with an open-addressing table of each line's last position."""
     n = len(lines)
-    if n == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.argsort(lines, kind="stable")
-    ordered = lines[order]
-    previous = np.full(n, -1, dtype=np.int64)
-    same = ordered[1:] == ordered[:-1]
-    previous[order[1:][same]] = order[:-1][same]
-    position = np.arange(n)
-    return (previous >= 0) & (position - previous <= window)
+    hit = np.zeros(n, dtype=np.bool_)
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    mask = (1 << bits) - 1
+    keys = np.full(1 << bits, -1, dtype=np.int64)
+    last = np.zeros(1 << bits, dtype=np.int64)
+    for i in range(n):
+        line = lines[i]
+        slot = np.int64((np.uint64(line) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
+        while keys[slot] != -1 and keys[slot] != line:
+            slot = (slot + 1) & mask
+        if keys[slot] == line:
+            hit[i] = i - last[slot] <= window
+        keys[slot] = line
+        last[slot] = i
+    return hit
 
 
+@njit(cache=True, nogil=True)
 def coalesce(streams: np.ndarray, lines: np.ndarray) -> np.ndarray:
     """Keep an access unless the same stream's previous access hit the same line."""
     n = len(lines)
+    keep = np.ones(n, dtype=np.bool_)
     if n == 0:
-        return np.zeros(0, dtype=bool)
-    order = np.lexsort((np.arange(n), streams))
-    keep_sorted = np.ones(n, dtype=bool)
-    keep_sorted[1:] = ~((streams[order][1:] == streams[order][:-1]) & (lines[order][1:] == lines[order][:-1]))
-    keep = np.empty(n, dtype=bool)
-    keep[order] = keep_sorted
+        return keep
+    previous = np.full(streams.max() + 1, -1, dtype=np.int64)
+    for i in range(n):
+        if previous[streams[i]] == lines[i]:
+            keep[i] = False
+        previous[streams[i]] = lines[i]
     return keep
+
+
+@njit(cache=True, nogil=True)
+def _pipeline(au, core, buffers, startup):
+    """Start and end of each chunk on the access unit and on the core."""
+    n = len(au)
+    au_start, au_end = np.zeros(n), np.zeros(n)
+    core_start, core_end = np.zeros(n), np.zeros(n)
+    previous_au, previous_core = startup, 0.0
+    for k in range(n):
+        free = core_end[k - buffers] if k >= buffers else 0.0
+        au_start[k] = max(previous_au, free)
+        au_end[k] = previous_au = au_start[k] + au[k]
+        core_start[k] = max(previous_core, au_end[k])
+        core_end[k] = previous_core = core_start[k] + core[k]
+    return au_start, au_end, core_start, core_end
 
 
 def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int) -> CoreTiming:
@@ -128,17 +158,9 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
     written_lines = int(len(np.unique(core_lines[store])))
 
     # The chunk pipeline.
-    q = machine.queue_chunks
-    au_start, au_end = np.zeros(n_chunks), np.zeros(n_chunks)
-    core_start, core_end = np.zeros(n_chunks), np.zeros(n_chunks)
     startup = machine.dram_latency_cycles if machine.has_access_unit and misses.sum() else 0.0
-    previous_au, previous_core = startup, 0.0
-    for k in range(n_chunks):
-        free = core_end[k - q] if k >= q else 0.0
-        au_start[k] = max(previous_au, free)
-        au_end[k] = previous_au = au_start[k] + au[k]
-        core_start[k] = max(previous_core, au_end[k])
-        core_end[k] = previous_core = core_start[k] + core[k]
+    au_start, au_end, core_start, core_end = _pipeline(au.astype(np.float64), core.astype(np.float64),
+                                                       machine.queue_chunks, float(startup))
     dram_reads = int(misses.sum()) + core_dram_reads
     dram_bytes = (dram_reads + written_lines) * line
     cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
@@ -146,7 +168,7 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         core_id=activity.core_id,
         cycles=cycles,
         au_busy=float(au.sum()),
-        au_stalled=float(sum(au_start[k] - au_end[k - 1] if k else au_start[0] - startup for k in range(n_chunks))),
+        au_stalled=float((au_start - np.concatenate(([startup], au_end[:-1]))).sum()),
         core_busy=float(core.sum()),
         core_stalled=float(cycles - core.sum()),
         au_requests=int(len(req_lines)),

@@ -1,0 +1,143 @@
+"""How fast the fast emulation mode runs, against TensorFlow doing the same
+pooled lookups on this machine (both timed in this one run).
+
+    .venv/bin/python bench/emulator_speed.py            # 8 tables x 100,000 x 64 f32, batch 256, pooling 32
+
+The model is the hand-written kernels/eb_sum.dasm applied to each table (one
+operator per table): CSR bags, sum combiner. TensorFlow computes the same
+pooled lookups two ways inside tf.functions: tf.nn.embedding_lookup_sparse
+(the op for CSR/sparse bags, what the emulated kernel implements) and
+tf.reduce_sum(tf.gather(table, ids[B, L]), 1) (dense fixed-length bags, its
+fastest formulation). Outputs are compared; the ratios printed are emulator
+seconds (fast mode, with timing) / TensorFlow seconds, medians of --repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import statistics
+import time
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ember_tf import dae_isa  # noqa: E402
+from ember_tf.dae_isa import _schema_generated as fb  # noqa: E402
+from ember_tf.emulator import Interpreter  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def multi_table_model(tables: int) -> bytes:
+    """kernels/eb_sum.dasm's kernel applied to `tables` tables, one operator each."""
+    model = dae_isa.assemble((ROOT / "kernels" / "eb_sum.dasm").read_text())
+    base = model.tensors
+    model.tensors, operators = [], []
+    signature = model.signatureDefs[0]
+    signature.inputs, signature.outputs = [], []
+    for t in range(tables):
+        first = len(model.tensors)
+        for tensor in base:
+            copy = fb.TensorT()
+            copy.name, copy.dtype, copy.buffer = f"{tensor.name}{t}", tensor.dtype, tensor.buffer
+            copy.shape, copy.shapeSignature = list(tensor.shape), list(tensor.shapeSignature)
+            model.tensors.append(copy)
+        op = fb.OperatorT()
+        op.kind, op.index = fb.OperatorKind.KERNEL, 0
+        op.inputs, op.outputs = [first, first + 1, first + 2], [first + 3]
+        operators.append(op)
+        for index, name in ((first, "table"), (first + 1, "indices"), (first + 2, "offsets")):
+            signature.inputs.append(_map(f"{name}{t}", index))
+        signature.outputs.append(_map(f"out{t}", first + 3))
+    subgraph = model.subgraphs[0]
+    subgraph.operators = operators
+    subgraph.inputs = [m.tensor for m in signature.inputs]
+    subgraph.outputs = [m.tensor for m in signature.outputs]
+    return dae_isa.serialize_model(model)
+
+
+def _map(name: str, tensor: int) -> fb.TensorMapT:
+    item = fb.TensorMapT()
+    item.name, item.tensor = name, tensor
+    return item
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tables", type=int, default=8)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--pooling", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--machine", default="tmu")
+    args = parser.parse_args()
+
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    feeds, ids = {}, []
+    offsets = np.arange(0, args.batch * args.pooling + 1, args.pooling, dtype=np.int32)
+    for t in range(args.tables):
+        feeds[f"table{t}"] = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
+        feeds[f"indices{t}"] = rng.integers(0, args.rows, size=args.batch * args.pooling).astype(np.int32)
+        feeds[f"offsets{t}"] = offsets
+        ids.append(feeds[f"indices{t}"].reshape(args.batch, args.pooling))
+    lookups = args.tables * args.batch * args.pooling
+    print(f"{args.tables} tables x {args.rows:,} rows x dim {args.dim} f32, batch {args.batch}, pooling "
+          f"{args.pooling}: {lookups:,} looked-up rows")
+
+    tf_tables = [tf.constant(feeds[f"table{t}"]) for t in range(args.tables)]
+    tf_ids = [tf.constant(i) for i in ids]
+    sparse_ids = [tf.SparseTensor(np.stack([np.repeat(np.arange(args.batch), args.pooling),
+                                            np.tile(np.arange(args.pooling), args.batch)], 1).astype(np.int64),
+                                  i.reshape(-1).astype(np.int64), [args.batch, args.pooling]) for i in ids]
+
+    @tf.function
+    def dense(tables, id_lists):
+        return [tf.reduce_sum(tf.gather(table, i), axis=1) for table, i in zip(tables, id_lists)]
+
+    @tf.function
+    def sparse(tables, id_lists):
+        return [tf.nn.embedding_lookup_sparse(table, i, None, combiner="sum") for table, i in zip(tables, id_lists)]
+
+    expected = [o.numpy() for o in dense(tf_tables, tf_ids)]
+    for got, want in zip(sparse(tf_tables, sparse_ids), expected):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
+    tf_dense = median_seconds(lambda: [o.numpy() for o in dense(tf_tables, tf_ids)], args.repeats)
+    tf_sparse = median_seconds(lambda: [o.numpy() for o in sparse(tf_tables, sparse_ids)], args.repeats)
+
+    interpreter = Interpreter(model_content=multi_table_model(args.tables), machine=args.machine, mode="fast")
+    runner = interpreter.get_signature_runner()
+    start = time.perf_counter()
+    outputs = runner(**feeds)  # the first call loads (or compiles) the numba code
+    first_call = time.perf_counter() - start
+    for t in range(args.tables):
+        np.testing.assert_allclose(outputs[f"out{t}"], expected[t], rtol=1e-5, atol=1e-5)
+    emulator_seconds = median_seconds(lambda: runner(**feeds), args.repeats)
+    stats = interpreter.last_stats
+
+    print(f"TensorFlow {tf.__version__} embedding_lookup_sparse: {tf_sparse * 1e3:9.1f} ms")
+    print(f"TensorFlow {tf.__version__} gather + reduce_sum:     {tf_dense * 1e3:9.1f} ms")
+    print(f"emulator, fast mode with timing:       {emulator_seconds * 1e3:9.1f} ms   "
+          f"(first call {first_call:.1f} s: loading the numba code)")
+    print(f"emulated machine: {stats.cycles:,} cycles on {stats.machine}, {stats.dram_bytes:,} DRAM bytes, "
+          f"{stats.achieved_bandwidth_gbps:.1f} GB/s")
+    print(f"ratio emulator / embedding_lookup_sparse: {emulator_seconds / tf_sparse:6.2f}x  (target: at most 10x)")
+    print(f"ratio emulator / gather + reduce_sum:     {emulator_seconds / tf_dense:6.2f}x")
+
+
+if __name__ == "__main__":
+    main()
