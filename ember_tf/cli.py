@@ -18,8 +18,6 @@ from ember_tf import dae_isa
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError
 
-REPO_KERNELS = pathlib.Path(__file__).resolve().parent.parent / "kernels"
-
 # Machine parameters that absl flags override (on any subcommand, or in a --flagfile).
 _MACHINE_FLAGS = {
     "cores": flags.DEFINE_integer("cores", None, "cores (each with its own access unit)"),
@@ -37,6 +35,10 @@ _MACHINE_FLAGS = {
     "mlp": flags.DEFINE_integer("mlp", None, "cache misses an ordinary core keeps in flight"),
     "callback_dispatch_cycles": flags.DEFINE_float("callback_dispatch_cycles", None,
                                                    "core cycles to pop and dispatch a callback"),
+    "matrix_flops_per_cycle": flags.DEFINE_float("matrix_flops_per_cycle", None,
+                                                 "FLOPs per cycle of one core's matrix unit (host segments)"),
+    "host_launch_cycles": flags.DEFINE_float("host_launch_cycles", None,
+                                             "fixed cycles to start a host segment on the cores"),
 }
 
 
@@ -95,23 +97,11 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    source = pathlib.Path(args.kernel) if args.kernel else REPO_KERNELS / "gather.dasm"
-    out = pathlib.Path(args.output)
-    print(f"== assembling the hand-written kernel {source}")
-    model = dae_isa.assemble(_read_text(str(source)), str(source))
-    size = _write_model(model, str(out))
-    print(f"   wrote {out} ({size:,} bytes)")
-    print("== reading it back, verifying every table, index and instruction")
-    reread = dae_isa.read_model(out)
-    sys.stdout.write(format_summary(str(out), summarize(reread, size)))
-    print("== its kernels, disassembled from the binary")
-    for kernel in reread.kernels or []:
-        sys.stdout.write(dae_isa.disassemble_kernel(kernel))
-    again = dae_isa.assemble(dae_isa.disassemble(reread), "<disassembly>")
-    same = dae_isa.serialize_model(again) == out.read_bytes()
-    print(f"== disassemble -> assemble gives the same bytes: {'yes' if same else 'NO'}")
-    if not same:
-        raise EmberError(f"{out}: the round trip through .dasm changed the bytes")
+    from ember_tf.demo import run_demo
+
+    output = pathlib.Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    run_demo(output)
 
 
 def _load_npz(path: str) -> dict[str, np.ndarray]:
@@ -155,6 +145,9 @@ def cmd_run(args: argparse.Namespace) -> None:
     print(f"{args.model}: signature '{runner.key}' on {stats.machine}: {stats.cycles:,} cycles "
           f"({stats.seconds * 1e6:.2f} us), {stats.dram_bytes:,} DRAM bytes, "
           f"{stats.achieved_bandwidth_gbps:.1f} GB/s ({stats.percent_of_peak_bandwidth:.1f}% of peak)")
+    if stats.host_segments:
+        print(f"  DAE kernels {stats.kernel_cycles:,} cycles, host segments {stats.host_cycles:,} cycles "
+              f"({sum(h.flops for h in stats.host_segments):,} FLOPs on the matrix units)")
     print(f"wrote {args.outputs}: {', '.join(f'{k} {list(v.shape)}' for k, v in outputs.items())}")
 
 
@@ -191,8 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_run)
 
     p = commands.add_parser("demo", help="run the built-in demonstration")
-    p.add_argument("--kernel", help="the .dasm to use (default: kernels/gather.dasm)")
-    p.add_argument("--output", default="demo.daebin", help="where to write the program (default: demo.daebin)")
+    p.add_argument("--output_dir", default="demo_output", help="where to write the demo's programs")
     p.set_defaults(run=cmd_demo)
     return parser
 

@@ -45,10 +45,13 @@ def test_asm_inspect_disasm_round_trip(tmp_path):
     assert again.read_bytes() == out.read_bytes()
 
 
-def test_demo_runs_and_round_trips(tmp_path):
-    result = ember_tf("demo", "--output", tmp_path / "demo.daebin", cwd=tmp_path)
+def test_demo_runs_checks_and_reports(tmp_path):
+    result = ember_tf("demo", "--output_dir", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "gives the same bytes: yes" in result.stdout
+    assert result.stdout.count("re-assembles to the same bytes: yes") == 2
+    assert result.stdout.count("equals numpy: yes") == 2
+    assert "faster than the same core without an access unit" in result.stdout
+    assert (tmp_path / "out" / "demo_tmu.daebin").exists()
 
 
 def _assert_one_line_error(result, *needles):
