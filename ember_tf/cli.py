@@ -129,7 +129,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     from ember_tf.emulator.trace import chrome_trace
 
     overrides = {name: holder.value for name, holder in _MACHINE_FLAGS.items()}
-    interpreter = Interpreter(model_path=args.model, machine=args.machine, **overrides)
+    interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode, **overrides)
     runner = interpreter.get_signature_runner(args.signature_key)
     inputs = _load_npz(args.inputs)
     try:
@@ -179,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signature_key", default=None, help="signature to run (default: the only one, or "
                                                           "serving_default)")
     p.add_argument("--machine", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--mode", default="fast", choices=["fast", "golden"],
+                   help="fast (compiled) or golden (the step-by-step reference); both give the same results")
     p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
     p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
     p.set_defaults(run=cmd_run)

@@ -19,9 +19,10 @@ from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa.reader import model_from_buffer, read_model
 from ember_tf.dae_isa.writer import buffer_bytes
 from ember_tf.emulator.core import run_golden_core
+from ember_tf.emulator.host import HostSegment, Port
 from ember_tf.emulator.machine import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
-from ember_tf.emulator.stats import KernelStats, RunStats, kernel_stats
+from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap
 from ember_tf.emulator.timing import time_core
 from ember_tf.errors import EmulationError
@@ -111,6 +112,7 @@ class Interpreter:
         self.max_instructions = max_instructions
         self.kernels = [load_kernel(k, f"kernels[{i}]") for i, k in enumerate(self.model.kernels or [])]
         self.last_stats: RunStats | None = None
+        self._host_segments: dict[tuple, HostSegment] = {}  # imported on first use (TensorFlow is lazy)
         self._constants = {i: self._constant(t) for i, t in enumerate(self.model.tensors or []) if t.buffer}
 
     def _constant(self, tensor: fb.TensorT) -> np.ndarray:
@@ -141,13 +143,27 @@ class Interpreter:
     def _run_subgraph(self, subgraph: fb.SubGraphT, values: dict[int, np.ndarray]) -> RunStats:
         values.update(self._constants)
         addresses = _AddressSpace()
-        kernels: list[KernelStats] = []
+        steps: list[KernelStats | HostStats] = []
         for op in subgraph.operators or []:
             if op.kind == fb.OperatorKind.HOST_SEGMENT:
-                raise EmulationError("this model has a host segment; running host segments is not "
-                                     "implemented yet")
-            kernels.append(self._run_kernel(op, values, addresses))
-        return RunStats.combine(self.machine, kernels)
+                steps.append(self._run_host_segment(op, values))
+            else:
+                steps.append(self._run_kernel(op, values, addresses))
+        return RunStats.combine(self.machine, steps)
+
+    def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
+        inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]
+        key = (int(op.index), tuple(inputs), tuple(outputs))
+        if key not in self._host_segments:
+            spec = self.model.hostSegments[op.index]
+            ports = [Port(label, dtypes.numpy_dtype(self.model.tensors[t].dtype),
+                          tuple(_signature_shape(self.model.tensors[t])))
+                     for t, label in zip(inputs + outputs, self._labels(op))]
+            self._host_segments[key] = HostSegment(spec, bytes(buffer_bytes(self.model.buffers[spec.buffer])),
+                                                   ports[:len(inputs)], ports[len(inputs):])
+        results, stats = self._host_segments[key].run([values[t] for t in inputs], self.machine)
+        values.update(zip(outputs, results))
+        return stats
 
     def _labels(self, op: fb.OperatorT) -> list[str]:
         names = {}

@@ -1,4 +1,5 @@
-"""Run statistics: per core, per kernel and in total (what --stats_json writes)."""
+"""Run statistics: per core, per kernel, per host segment and in total (what
+--stats_json writes)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,21 @@ class KernelStats:
     bandwidth_bound: bool
     cores: list[CoreStats]
     timings: list[CoreTiming] = dataclasses.field(repr=False, default_factory=list)
+    start_cycle: int = 0  # where the kernel starts in the run (operators run one after another)
+
+
+@dataclasses.dataclass
+class HostStats:
+    """A host segment (residual dense graph) on the matrix units: see emulator/host.py."""
+
+    name: str
+    cycles: int
+    flops: int
+    dram_bytes: int
+    compute_bound: bool         # flops / peak >= bytes / bandwidth
+    flops_exact: bool           # every shape the count needed was known
+    flops_by_op: dict
+    start_cycle: int = 0
 
 
 def _rate(hits: int, total: int) -> float:
@@ -83,16 +99,25 @@ class RunStats:
     peak_bandwidth_gbps: float
     percent_of_peak_bandwidth: float
     kernels: list[KernelStats]
+    kernel_cycles: int = 0
+    host_cycles: int = 0
+    host_segments: list[HostStats] = dataclasses.field(default_factory=list)
 
     @staticmethod
-    def combine(machine: MachineConfig, kernels: list[KernelStats]) -> "RunStats":
-        cycles = sum(k.cycles for k in kernels)
-        dram_bytes = sum(k.dram_bytes for k in kernels)
+    def combine(machine: MachineConfig, steps: list[KernelStats | HostStats]) -> "RunStats":
+        """Totals over the operators run, in execution order, one after another."""
+        cycles = 0
+        for step in steps:
+            step.start_cycle = cycles
+            cycles += step.cycles
+        kernels = [s for s in steps if isinstance(s, KernelStats)]
+        hosts = [s for s in steps if isinstance(s, HostStats)]
+        dram_bytes = sum(s.dram_bytes for s in steps)
         seconds = cycles / (machine.clock_ghz * 1e9)
         achieved = dram_bytes / seconds / 1e9 if seconds else 0.0
         return RunStats(machine.name, machine.clock_ghz, cycles, dram_bytes, seconds, round(achieved, 3),
                         machine.dram_bandwidth_gbps, round(100 * achieved / machine.dram_bandwidth_gbps, 3),
-                        kernels)
+                        kernels, sum(k.cycles for k in kernels), sum(h.cycles for h in hosts), hosts)
 
     def to_json(self) -> dict:
         result = dataclasses.asdict(self)

@@ -1,12 +1,13 @@
 """Chrome trace-event JSON of a run (opens in Perfetto and chrome://tracing):
 per core, the access unit filling queue chunks, the core draining them, and
-the queue fill level."""
+the queue fill level; host segments (on the matrix units) on a track of their own."""
 
 from __future__ import annotations
 
 from ember_tf.emulator.stats import RunStats
 
 ACCESS_UNIT, CORE = 1, 2
+HOST_PID = 1 << 20  # the host-segment track, below every core
 
 
 def chrome_trace(stats: RunStats) -> dict:
@@ -18,8 +19,8 @@ def chrome_trace(stats: RunStats) -> dict:
         events.append({"ph": "M", "name": "thread_name", "pid": core, "tid": ACCESS_UNIT,
                        "args": {"name": "access unit"}})
         events.append({"ph": "M", "name": "thread_name", "pid": core, "tid": CORE, "args": {"name": "core"}})
-    offset = 0.0
     for kernel in stats.kernels:
+        offset = kernel.start_cycle
         for t in kernel.timings:
             for k in range(t.chunks):
                 if t.chunk_au_end[k] > t.chunk_au_start[k]:
@@ -35,6 +36,16 @@ def chrome_trace(stats: RunStats) -> dict:
                                "ts": (offset + t.chunk_au_end[k]) * to_us, "args": {"bytes": int(t.chunk_fill[k])}})
                 events.append({"ph": "C", "name": "queue bytes", "pid": t.core_id,
                                "ts": (offset + t.chunk_core_end[k]) * to_us, "args": {"bytes": 0}})
-        offset += kernel.cycles
+    if stats.host_segments:
+        events.append({"ph": "M", "name": "process_name", "pid": HOST_PID,
+                       "args": {"name": "host segments (matrix units)"}})
+        events.append({"ph": "M", "name": "process_sort_index", "pid": HOST_PID, "args": {"sort_index": HOST_PID}})
+        events.append({"ph": "M", "name": "thread_name", "pid": HOST_PID, "tid": 1, "args": {"name": "host"}})
+    for host in stats.host_segments:
+        events.append({"ph": "X", "name": f"host segment {host.name}", "pid": HOST_PID, "tid": 1,
+                       "ts": host.start_cycle * to_us, "dur": host.cycles * to_us,
+                       "args": {"flops": host.flops, "dram_bytes": host.dram_bytes,
+                                "bound": "compute" if host.compute_bound else "memory"}})
     return {"traceEvents": events, "displayTimeUnit": "ns",
-            "otherData": {"machine": stats.machine, "cycles": stats.cycles}}
+            "otherData": {"machine": stats.machine, "cycles": stats.cycles, "kernel_cycles": stats.kernel_cycles,
+                          "host_cycles": stats.host_cycles}}
