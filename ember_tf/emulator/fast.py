@@ -467,6 +467,21 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
         if op == OP_BLD:
             t = a4
             count = _vl(vector_bytes, t)
+            e = b_start[a1]
+            full = -1 if count >= 64 else (np.int64(1) << count) - 1
+            if t == F32 and ent_dtype[e] == F32 and (m[a3] & full) == full and 0 <= x[a2] \
+                    and x[a2] + count <= b_len[a1]:
+                # The common case, all lanes of an f32 buffer: a straight copy (the pool
+                # already holds f32 values, so there is nothing to round).
+                at = ent_a[e] + x[a2]
+                for k in range(count):
+                    vf[a0, k] = pool_f[at + k]
+                v_dtype[a0], v_len[a0] = t, count
+                cycles[current + 1] += exe_cost[pc]
+                counts[exe_group[pc]] += 1
+                pc = next_pc
+                executed += 1
+                continue
             n_lanes = _lanes(m[a3], count, lanes)
             e = b_start[a1]
             if n_lanes and (x[a2] + lanes[0] < 0 or x[a2] + lanes[n_lanes - 1] >= b_len[a1]):
@@ -489,7 +504,10 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
             rb = _source(vf, vi, v_dtype, v_len, a2, t, count, SCRATCH + 1)
             rd = _source(vf, vi, v_dtype, v_len, a0, t, count, SCRATCH + 2) if op == OP_VFMA else a0
-            if _is_float(t):
+            if op == OP_VADD and t == F32:  # the accumulation of embedding rows: a tight loop
+                for k in range(count):
+                    vf[a0, k] = np.float64(np.float32(vf[ra, k]) + np.float32(vf[rb, k]))
+            elif _is_float(t):
                 for k in range(count):
                     p, q = vf[ra, k], vf[rb, k]
                     if op == OP_VMAX:

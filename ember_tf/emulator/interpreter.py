@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import math
 import os
@@ -144,11 +145,20 @@ class Interpreter:
         values.update(self._constants)
         addresses = _AddressSpace()
         steps: list[KernelStats | HostStats] = []
-        for op in subgraph.operators or []:
-            if op.kind == fb.OperatorKind.HOST_SEGMENT:
-                steps.append(self._run_host_segment(op, values))
+        for wave in _independent_waves(subgraph.operators or []):
+            if len(wave) == 1 and wave[0].kind == fb.OperatorKind.HOST_SEGMENT:
+                steps.append(self._run_host_segment(wave[0], values))
+                continue
+            # Operators of a wave share no tensors, so in fast mode (numba releases the GIL)
+            # they are emulated on host threads at once; the modelled machine still runs them
+            # one after another, and preparing them in order keeps addresses deterministic.
+            prepared = [self._prepare_kernel(op, values, addresses) for op in wave]
+            if self.mode == "fast" and len(prepared) > 1:
+                with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(prepared), os.cpu_count() or 1)) \
+                        as pool:
+                    steps.extend(pool.map(lambda job: self._execute_kernel(*job), prepared))
             else:
-                steps.append(self._run_kernel(op, values, addresses))
+                steps.extend(self._execute_kernel(*job) for job in prepared)
         return RunStats.combine(self.machine, steps)
 
     def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
@@ -173,7 +183,9 @@ class Interpreter:
         tensors = list(op.inputs) + list(op.outputs)
         return [names.get(int(t), f"tensor '{self.model.tensors[int(t)].name}'") for t in tensors]
 
-    def _run_kernel(self, op: fb.OperatorT, values: dict[int, np.ndarray], addresses: "_AddressSpace") -> KernelStats:
+    def _prepare_kernel(self, op: fb.OperatorT, values: dict[int, np.ndarray], addresses: "_AddressSpace"):
+        """Checks a kernel operator against the machine and its inputs, allocates its
+        outputs and gives its tensors addresses; returns what _execute_kernel needs."""
         program = self.kernels[op.index]
         machine = self.machine
         compiled_for = program.kernel.machine
@@ -200,6 +212,10 @@ class Interpreter:
                           dtype=np.int64),
             itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64),
             line_bytes=machine.line_bytes)
+        return program, arrays, params, labels, address_map
+
+    def _execute_kernel(self, program: KernelProgram, arrays, params, labels, address_map) -> KernelStats:
+        machine = self.machine
         assignment = _assign_roots(program, machine.cores)
         run_core = _MODES[self.mode]()
         activities = [run_core(program, machine, arrays, params, roots, labels, address_map, core,
@@ -207,6 +223,25 @@ class Interpreter:
                       for core, roots in enumerate(assignment)]
         timings = [time_core(a, machine, len(assignment)) for a in activities]
         return kernel_stats(program.name, machine, timings)
+
+
+def _independent_waves(operators) -> list[list[fb.OperatorT]]:
+    """Consecutive kernel operators that share no tensor (none reads or writes what
+    another writes) form a wave; a host segment is a wave of its own."""
+    waves: list[list[fb.OperatorT]] = []
+    written: set[int] = set()
+    touched: set[int] = set()
+    for op in operators:
+        reads, writes = {int(t) for t in op.inputs}, {int(t) for t in op.outputs}
+        joins = (waves and op.kind == fb.OperatorKind.KERNEL and waves[-1][0].kind == fb.OperatorKind.KERNEL
+                 and not (reads & written) and not (writes & touched))
+        if not joins:
+            waves.append([])
+            written, touched = set(), set()
+        waves[-1].append(op)
+        written |= writes
+        touched |= reads | writes
+    return waves
 
 
 def _fast_core():
