@@ -65,13 +65,16 @@ def _map(name: str, tensor: int) -> fb.TensorMapT:
     return item
 
 
-def median_seconds(fn, repeats: int) -> float:
-    times = []
+def interleaved_medians(functions: dict, repeats: int) -> dict:
+    """Median seconds of each function, timed in turn round after round, so that the
+    machine's slow and fast spells fall on all of them alike."""
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -81,7 +84,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--pooling", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--machine", default="tmu")
     args = parser.parse_args()
 
@@ -116,9 +119,6 @@ def main() -> None:
     expected = [o.numpy() for o in dense(tf_tables, tf_ids)]
     for got, want in zip(sparse(tf_tables, sparse_ids), expected):
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-5)
-    tf_dense = median_seconds(lambda: [o.numpy() for o in dense(tf_tables, tf_ids)], args.repeats)
-    tf_sparse = median_seconds(lambda: [o.numpy() for o in sparse(tf_tables, sparse_ids)], args.repeats)
-
     interpreter = Interpreter(model_content=multi_table_model(args.tables), machine=args.machine, mode="fast")
     runner = interpreter.get_signature_runner()
     start = time.perf_counter()
@@ -126,7 +126,12 @@ def main() -> None:
     first_call = time.perf_counter() - start
     for t in range(args.tables):
         np.testing.assert_allclose(outputs[f"out{t}"], expected[t], rtol=1e-5, atol=1e-5)
-    emulator_seconds = median_seconds(lambda: runner(**feeds), args.repeats)
+    medians = interleaved_medians({
+        "dense": lambda: [o.numpy() for o in dense(tf_tables, tf_ids)],
+        "sparse": lambda: [o.numpy() for o in sparse(tf_tables, sparse_ids)],
+        "emulator": lambda: runner(**feeds),
+    }, args.repeats)
+    tf_dense, tf_sparse, emulator_seconds = medians["dense"], medians["sparse"], medians["emulator"]
     stats = interpreter.last_stats
 
     print(f"TensorFlow {tf.__version__} embedding_lookup_sparse: {tf_sparse * 1e3:9.1f} ms")

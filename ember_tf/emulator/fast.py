@@ -180,7 +180,7 @@ def _operand(kind, value, lanes, params, iconst, vval_i, vval_f, st_width, st_fl
 @njit(**_JIT)
 def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams,
             st_op, st_tu, st_slot, st_index, st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width,
-            st_contiguous, rule_start, rule_stream, rule_cb, roots, params, iconst,
+            st_contiguous, st_direct, tu_row_copy, rule_start, rule_stream, rule_cb, roots, params, iconst,
             slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
             slot_base, slot_itemsize, line_shift, err,
             kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i,
@@ -192,6 +192,7 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
     n_tu, n_st = len(tu_kind), len(st_op)
     operand_a, buf_len, tu_cur, tu_end = state_i[0], state_i[1], state_i[2], state_i[3]
     tu_valid, tu_child, stack, elements, operand_b = state_i[4], state_i[5], state_i[6], state_i[7], state_i[8]
+    buf_start = state_i[9]  # where a buffer filled straight into the pool begins
     for row in range(state_i.shape[0]):
         state_i[row, :] = 0
     state_f[:, :] = 0.0
@@ -215,19 +216,55 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                 tu_child[tu] = -2
                 for j in range(tu_streams[tu, 0], tu_streams[tu, 1]):
                     buf_len[j] = 0
+                    buf_start[j] = -1
                 event = 0
             elif tu_child[tu] == -2:
                 if tu_cur[tu] >= tu_end[tu]:
                     event = 2
                 else:
-                    # one iteration: streams in definition order
                     width = tu_width[tu]
+                    s = tu_row_copy[tu]
+                    if s >= 0:
+                        # The whole fiber at once: a row slice copied into its buffer, with the
+                        # same requests, iteration counts and checks as one iteration at a time.
+                        target, slot = st_direct[s], st_slot[s]
+                        index = _src_int(st_index[s, 0], st_index[s, 1], params, iconst, vval_i, vval_f,
+                                         st_float)
+                        rows, row_len = slot_rows[slot], slot_rowlen[slot]
+                        base, itemsize = slot_base[slot], slot_itemsize[slot]
+                        if buf_start[target] < 0:
+                            buf_start[target] = n_pool
+                        start = tu_cur[tu]
+                        while start < tu_end[tu]:
+                            lanes = min(width, tu_end[tu] - start)
+                            if index < 0 or index >= rows or start < 0 or start + lanes > row_len:
+                                err[0], err[1], err[2], err[3] = E_RANGE, s, index, rows
+                                return n, n_pool, n_log, max_buf, pending
+                            first = index * row_len + start
+                            if n_pool + lanes <= len(pool_f):
+                                _load_run(slot_addr, slot_dtype[slot], slot, first, lanes, pool_f[n_pool:],
+                                          pool_i[n_pool:])
+                            n_pool += lanes
+                            buf_len[target] += lanes
+                            pending += lanes
+                            for line in range((base + first * itemsize) >> line_shift,
+                                              ((base + (first + lanes - 1) * itemsize) >> line_shift) + 1):
+                                if n_log < len(log_line):
+                                    log_entry[n_log], log_stream[n_log], log_line[n_log] = n, s, line
+                                n_log += 1
+                            tu_valid[tu] = lanes
+                            start += width
+                        tu_cur[tu] = start
+                        continue
+                    # one iteration: streams in definition order
                     start = tu_cur[tu]
                     valid = min(width, tu_end[tu] - start)
                     tu_valid[tu] = valid
                     for s in range(tu_streams[tu, 0], tu_streams[tu, 1]):
                         op = st_op[s]
                         lanes = valid if width > 1 else 1
+                        if op == S_BUF and st_direct[s] == -2:
+                            continue  # its source loads straight into the pool
                         if op == S_BUF:
                             src = st_a[s, 1]
                             need = buf_len[s] + lanes
@@ -257,9 +294,22 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                             first = index * row_len + start
                             for k in range(lanes):
                                 elements[k] = first + k
-                            _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s], vval_i[s])
-                            for k in range(lanes, width):
-                                vval_f[s, k], vval_i[s, k] = 0.0, 0
+                            target = st_direct[s]
+                            if target >= 0:
+                                # Only a buffer reads this stream and nothing else writes the pool
+                                # during the fiber: load the row slice where the buffer will be.
+                                if buf_start[target] < 0:
+                                    buf_start[target] = n_pool
+                                if n_pool + lanes <= len(pool_f):
+                                    _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes,
+                                               pool_f[n_pool:], pool_i[n_pool:])
+                                n_pool += lanes
+                                buf_len[target] += lanes
+                            else:
+                                _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s],
+                                           vval_i[s])
+                                for k in range(lanes, width):
+                                    vval_f[s, k], vval_i[s, k] = 0.0, 0
                             base, itemsize = slot_base[slot], slot_itemsize[slot]
                             for line in range((base + first * itemsize) >> line_shift,
                                               ((base + (first + lanes - 1) * itemsize) >> line_shift) + 1):
@@ -351,7 +401,7 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
             for r in range(rule_start[tu * 3 + event], rule_start[tu * 3 + event + 1]):
                 s = rule_stream[r]
                 if n >= len(kind):  # over capacity: only count (the caller reruns)
-                    if s >= 0 and st_op[s] == S_BUF:
+                    if s >= 0 and st_op[s] == S_BUF and st_direct[s] != -2:
                         n_pool += buf_len[s]
                     elif s >= 0 and st_width[s] > 1:
                         n_pool += st_width[s]
@@ -362,6 +412,9 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                 pending = 0
                 if s < 0:
                     kind[n], ent_a[n] = K_TOKEN, rule_cb[r]
+                elif st_op[s] == S_BUF and st_direct[s] == -2:
+                    start_at = buf_start[s] if buf_start[s] >= 0 else n_pool
+                    kind[n], ent_a[n], ent_len[n], ent_dtype[n] = K_BUFFER, start_at, buf_len[s], st_dtype[s]
                 elif st_op[s] == S_BUF:
                     count = buf_len[s]
                     if n_pool + count <= len(pool_f) and count <= buf_f.shape[1]:
@@ -839,6 +892,27 @@ def _f64_op(op, p, q):
 
 
 @njit(inline="always", **_JIT)
+def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
+    """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked)."""
+    if dtype == F32:
+        base = slot_addr[slot] + 4 * first
+        for j in range(n):
+            out_f[j] = np.float64(_peek_f32(base + 4 * j))
+    elif dtype == F64:
+        base = slot_addr[slot] + 8 * first
+        for j in range(n):
+            out_f[j] = _peek_f64(base + 8 * j)
+    elif dtype == I32:
+        base = slot_addr[slot] + 4 * first
+        for j in range(n):
+            out_i[j] = np.int64(_peek_i32(base + 4 * j))
+    else:
+        base = slot_addr[slot] + 8 * first
+        for j in range(n):
+            out_i[j] = _peek_i64(base + 8 * j)
+
+
+@njit(inline="always", **_JIT)
 def _store_many(slot_addr, dtype, slot, elements, n, values_f, values_i):
     """slot[elements[j]] = values[j]; only output slots are stored to (the verifier ensures it)."""
     base = slot_addr[slot]
@@ -908,6 +982,13 @@ class _Encoded:
         self.st_dtype = np.array([dtypes.from_numpy(d) for d in stream_dtypes], np.int64)
         self.st_width = np.array([program.tus[s.tu].width for s in order], np.int64)
         self.st_contiguous = np.array([_is_row_slice(program, s) for s in order], np.bool_)
+        self.st_direct = np.full(n_st, -1, np.int64)
+        self.tu_row_copy = np.full(n_tu, -1, np.int64)
+        for buffer, source in _direct_buffers(program, self.st_contiguous, new):
+            self.st_direct[new[source]], self.st_direct[new[buffer]] = new[buffer], -2
+            tu = program.tus[program.streams[source].tu]
+            if _is_row_copy(program, tu, source, buffer):
+                self.tu_row_copy[tu.id] = new[source]
         starts, streams, callbacks = [0], [], []
         for tu_id in range(n_tu):
             tu = program.tus.get(tu_id)
@@ -960,6 +1041,44 @@ def _is_row_slice(program: KernelProgram, stream) -> bool:
         return False
     index = stream.index
     return index.kind is not SrcKind.STREAM or program.tus[program.streams[index.value].tu].width == 1
+
+
+def _direct_buffers(program: KernelProgram, contiguous: np.ndarray, new: dict[int, int]):
+    """(buffer, source) stream pairs whose data can be loaded straight into the queue's
+    payload pool: the source is a row-slice load read by nothing but the buffer, the TU
+    has no children and pushes no vector or buffer at its ite event (nothing else writes
+    the pool while the fiber runs), and it has one buffer only."""
+    readers: dict[int, int] = {}
+    for stream in program.streams.values():
+        for src in (stream.index, stream.col, stream.a, stream.b):
+            if src is not None and src.kind is SrcKind.STREAM:
+                readers[src.value] = readers.get(src.value, 0) + 1
+    for tu in program.tus.values():
+        pushed = {rule.stream for event in tu.rules for rule in tu.rules[event] if rule.stream is not None}
+        buffers = [s for s in tu.streams if s.op == "buf"]
+        ite_vectors = [r for r in tu.rules[Event.ITE] if r.stream is not None and (
+            program.tus[program.streams[r.stream].tu].width > 1 or program.streams[r.stream].op == "buf")]
+        if tu.children or len(buffers) != 1 or ite_vectors:
+            continue
+        buffer = buffers[0]
+        source = program.streams[buffer.a.value]
+        if (source.tu == tu.id and contiguous[new[source.id]] and readers.get(source.id) == 1
+                and source.id not in pushed):
+            yield buffer.id, source.id
+
+
+def _is_row_copy(program: KernelProgram, tu, source: int, buffer: int) -> bool:
+    """A TU whose fiber only copies a row slice into its buffer: streams ite, the
+    row-slice load, the buffer, in that order; its induction read by the load alone;
+    no ite rules and no children. The fast mode then runs the fiber in one step."""
+    if tu.rules[Event.ITE] or tu.children or [s.op for s in tu.streams] != ["ite", "mem", "buf"]:
+        return False
+    ite = tu.streams[0].id
+    readers = [s for s in program.streams.values()
+               if any(src is not None and src.kind is SrcKind.STREAM and src.value == ite
+                      for src in (s.index, s.col, s.a, s.b))]
+    pushed = any(rule.stream == ite for t in program.tus.values() for event in t.rules for rule in t.rules[event])
+    return [s.id for s in readers] == [source] and not pushed and tu.streams[2].id == buffer
 
 
 def _shift(line_bytes: int) -> int:
@@ -1080,13 +1199,15 @@ def _run_access(enc: _Encoded, program: KernelProgram, roots, params, slot_addr,
         needed = _access(
             enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
             enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
-            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.rule_start, enc.rule_stream,
+            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct, enc.tu_row_copy,
+            enc.rule_start,
+            enc.rule_stream,
             enc.rule_cb,
             np.array(roots, np.int64), params, program.int_constants, slot_addr, slot_dtype, slot_rows,
             slot_rowlen, slot_size, addresses.base, addresses.itemsize, _shift(addresses.line_bytes), err,
             queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype, queue.ent_iter,
             queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line, queue.buf_f, queue.buf_i,
-            np.zeros((9, width), np.int64), np.zeros((1, width), np.float64),
+            np.zeros((10, width), np.int64), np.zeros((1, width), np.float64),
             np.zeros((streams, MAX_LANES), np.int64), np.zeros((streams, MAX_LANES), np.float64))
         if err[0]:
             raise _access_fault(program, enc, labels, err)
