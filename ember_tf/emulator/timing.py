@@ -94,6 +94,90 @@ def coalesce(streams: np.ndarray, lines: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _distinct(lines: np.ndarray) -> int:
+    """How many different values `lines` holds (an open-addressing set)."""
+    n = len(lines)
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    mask = (1 << bits) - 1
+    keys = np.full(1 << bits, -1, dtype=np.int64)
+    count = 0
+    for i in range(n):
+        slot = np.int64((np.uint64(lines[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
+        while keys[slot] != -1 and keys[slot] != lines[i]:
+            slot = (slot + 1) & mask
+        if keys[slot] == -1:
+            keys[slot] = lines[i]
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True)
+def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au_line, access_token,
+                access_line, access_store, core_token, core_cycles, chunk_bytes, llc_window, l1_window,
+                llc_latency, dram_latency, mlp):
+    """Per-chunk work of one core: access-unit iterations, LLC hits and DRAM misses,
+    core cycles (instructions and stalls of its loads), bytes queued; plus totals."""
+    n_entries = len(entry_bytes)
+    entry_chunk = np.zeros(n_entries, np.int64)
+    position = 0
+    for e in range(n_entries):
+        entry_chunk[e] = position // chunk_bytes
+        position += entry_bytes[e]
+    n_chunks = entry_chunk[-1] + 1 if n_entries else 1
+    iterations, hits, misses = np.zeros(n_chunks), np.zeros(n_chunks), np.zeros(n_chunks)
+    core, fill = np.zeros(n_chunks), np.zeros(n_chunks)
+    for e in range(n_entries):
+        iterations[entry_chunk[e]] += entry_iterations[e]
+        fill[entry_chunk[e]] += entry_bytes[e]
+    iterations[n_chunks - 1] += trailing
+
+    kept = coalesce(au_stream, au_line)
+    requests = au_line[kept]
+    request_entry = au_entry[kept]
+    llc_hit = recency_hits(requests, llc_window)
+    for i in range(len(requests)):
+        chunk = _chunk_of(request_entry[i], entry_chunk, n_chunks)
+        if llc_hit[i]:
+            hits[chunk] += 1
+        else:
+            misses[chunk] += 1
+
+    for i in range(len(core_token)):
+        core[_chunk_of(core_token[i], entry_chunk, n_chunks)] += core_cycles[i]
+    keep = coalesce(access_store.astype(np.int64), access_line)  # loads and stores apart
+    lines, stores, tokens = access_line[keep], access_store[keep], access_token[keep]
+    l1_hit = recency_hits(lines, l1_window)
+    llc_hit_core = recency_hits(lines, llc_window)
+    loads = l1_hits = dram_reads = written = 0
+    for i in range(len(lines)):
+        if stores[i]:
+            written += 1
+            continue
+        loads += 1
+        if l1_hit[i]:
+            l1_hits += 1
+            continue
+        stall = llc_latency if llc_hit_core[i] else dram_latency
+        dram_reads += 0 if llc_hit_core[i] else 1
+        core[_chunk_of(tokens[i], entry_chunk, n_chunks)] += stall / mlp
+    written_lines = _distinct(lines[stores]) if written else 0
+    counts = np.array([len(requests), np.count_nonzero(llc_hit), loads, l1_hits, dram_reads, written_lines])
+    return n_chunks, iterations, hits, misses, core, fill, counts
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _chunk_of(entry, entry_chunk, n_chunks):
+    """The chunk an entry index falls in (-1: before the first entry; past the end: the last)."""
+    if entry < 0:
+        return 0
+    if entry >= len(entry_chunk):
+        return n_chunks - 1
+    return entry_chunk[entry]
+
+
+@njit(cache=True, nogil=True)
 def _pipeline(au, core, buffers, startup):
     """Start and end of each chunk on the access unit and on the core."""
     n = len(au)
@@ -112,50 +196,19 @@ def _pipeline(au, core, buffers, startup):
 def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int) -> CoreTiming:
     line = machine.line_bytes
     bw_share = machine.dram_bytes_per_cycle / max(1, active_cores)
-    n_entries = len(activity.entry_bytes)
 
-    # Chunks of the output queue.
-    starts = np.cumsum(activity.entry_bytes) - activity.entry_bytes
-    entry_chunk = starts // machine.queue_chunk_bytes if n_entries else np.zeros(0, dtype=np.int64)
-    n_chunks = int(entry_chunk[-1]) + 1 if n_entries else 1
-    last = n_chunks - 1
-
-    def chunk_of(entries: np.ndarray) -> np.ndarray:
-        clipped = np.clip(entries, 0, max(n_entries - 1, 0))
-        result = entry_chunk[clipped] if n_entries else np.zeros(len(entries), dtype=np.int64)
-        return np.where(entries >= n_entries, last, np.where(entries < 0, 0, result))
-
-    # Access unit: requests, LLC hits, DRAM misses, lane work per chunk.
-    au_lines = activity.au_line
-    kept = coalesce(activity.au_stream, au_lines)
-    req_lines, req_chunk = au_lines[kept], chunk_of(activity.au_entry[kept])
-    llc_hit = recency_hits(req_lines, machine.llc_bytes // line)
-    hits = np.bincount(req_chunk[llc_hit], minlength=n_chunks)
-    misses = np.bincount(req_chunk[~llc_hit], minlength=n_chunks)
-    iterations = np.bincount(entry_chunk, weights=activity.entry_iterations, minlength=n_chunks) if n_entries \
-        else np.zeros(n_chunks)
-    iterations[last] += activity.trailing_iterations
+    n_chunks, iterations, hits, misses, core, fill, counts = _chunk_work(
+        activity.entry_bytes, activity.entry_iterations, activity.trailing_iterations, activity.au_entry,
+        activity.au_stream, activity.au_line, activity.access_token, activity.access_line, activity.access_store,
+        activity.core_token, activity.core_cycles, machine.queue_chunk_bytes, machine.llc_bytes // line,
+        machine.l1_bytes // line, machine.llc_latency_cycles, machine.dram_latency_cycles, machine.mlp)
+    requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines = (int(c) for c in counts)
     au = np.maximum.reduce([
         iterations / (machine.lanes * machine.au_elements_per_lane_cycle),
         misses * machine.dram_latency_cycles / machine.outstanding_requests,
         misses * line / bw_share,
         hits * machine.llc_latency_cycles / machine.outstanding_requests,
     ]) if machine.has_access_unit else np.zeros(n_chunks)
-
-    # Core: instruction costs, and its own loads through L1 / LLC / DRAM.
-    core_lines = activity.access_line
-    access_chunk = chunk_of(activity.access_token)
-    keep_core = coalesce(activity.access_store.astype(np.int64), core_lines)  # loads and stores apart
-    core_lines, access_chunk = core_lines[keep_core], access_chunk[keep_core]
-    store = activity.access_store[keep_core]
-    l1_hit = recency_hits(core_lines, machine.l1_bytes // line)
-    llc_hit_core = recency_hits(core_lines, machine.llc_bytes // line)
-    load_miss = ~store & ~l1_hit
-    stall = np.where(llc_hit_core, machine.llc_latency_cycles, machine.dram_latency_cycles) / machine.mlp
-    core_stall = np.bincount(access_chunk[load_miss], weights=stall[load_miss], minlength=n_chunks)
-    core_dram_reads = int(np.count_nonzero(load_miss & ~llc_hit_core))
-    core = np.bincount(chunk_of(activity.core_token), weights=activity.core_cycles, minlength=n_chunks) + core_stall
-    written_lines = int(len(np.unique(core_lines[store])))
 
     # The chunk pipeline.
     startup = machine.dram_latency_cycles if machine.has_access_unit and misses.sum() else 0.0
@@ -171,11 +224,11 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         au_stalled=float((au_start - np.concatenate(([startup], au_end[:-1]))).sum()),
         core_busy=float(core.sum()),
         core_stalled=float(cycles - core.sum()),
-        au_requests=int(len(req_lines)),
-        llc_hits=int(llc_hit.sum()),
+        au_requests=requests,
+        llc_hits=llc_hits,
         dram_reads=dram_reads,
-        core_loads=int(np.count_nonzero(~store)),
-        core_l1_hits=int(np.count_nonzero(~store & l1_hit)),
+        core_loads=core_loads,
+        core_l1_hits=core_l1_hits,
         dram_writes=written_lines,
         dram_bytes=dram_bytes,
         queue_bytes=int(activity.entry_bytes.sum()),
@@ -186,6 +239,5 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         chunk_au_end=au_end,
         chunk_core_start=core_start,
         chunk_core_end=core_end,
-        chunk_fill=np.bincount(entry_chunk, weights=activity.entry_bytes, minlength=n_chunks) if n_entries
-        else np.zeros(n_chunks),
+        chunk_fill=fill,
     )
