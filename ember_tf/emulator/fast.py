@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import threading
 
-import numba
 import numpy as np
 from numba import njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa._schema_generated import DType
 from ember_tf.dae_isa.encoding import Src
-from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, Kind, SrcKind
+from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, SrcKind
 from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault
 from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.machine import MachineConfig
@@ -189,7 +187,6 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
     needed: (entries, pool, log, longest buffer, trailing iterations). The
     caller reruns with larger arrays if any exceeded (arrays are never
     reallocated here: reassigning arrays in a numba loop costs refcounts)."""
-    n_tu, n_st = len(tu_kind), len(st_op)
     operand_a, buf_len, tu_cur, tu_end = state_i[0], state_i[1], state_i[2], state_i[3]
     tu_valid, tu_child, stack, elements, operand_b = state_i[4], state_i[5], state_i[6], state_i[7], state_i[8]
     buf_start = state_i[9]  # where a buffer filled straight into the pool begins
@@ -497,8 +494,8 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
     it needed (the caller reruns with a larger log if it was short)."""
     x, m, c, b_start, b_len, v_len, v_dtype = regs_i[0, :32], regs_i[1, :8], regs_i[2, :8], regs_i[3, :4], \
         regs_i[4, :4], regs_i[5, :36], regs_i[6, :36]
-    a_i, b_i, o_i, lanes, elements = regs_i[7], regs_i[8], regs_i[9], regs_i[10], regs_i[11]
-    f, a_f, b_f, o_f = regs_f[0, :32], regs_f[1], regs_f[2], regs_f[3]
+    a_i, o_i, lanes, elements = regs_i[7], regs_i[9], regs_i[10], regs_i[11]
+    f, a_f, o_f = regs_f[0, :32], regs_f[1], regs_f[3]
     regs_i[:, :] = 0
     regs_f[:, :] = 0.0
     vf[:, :] = 0.0

@@ -13,7 +13,6 @@ from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa.encoding import Instruction, Src, decode, decode_all, encode
 from ember_tf.dae_isa.opcodes import (
-    DTYPE_KINDS,
     REGISTER_COUNTS,
     SPECS,
     SRC_IMM_MAX,

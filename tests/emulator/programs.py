@@ -57,3 +57,28 @@ def multi_table_gather(tables: int) -> str:
     for t in range(tables):
         lines += [f'.input "ids{t}" {3 * t}', f'.input "table{t}" {3 * t + 1}', f'.output "out{t}" {3 * t + 2}']
     return "\n".join(lines) + "\n"
+
+
+def gather_pipeline(kernel_dasm: str) -> str:
+    """Three operators of one gather kernel (ids, table) -> out: two independent
+    lookups, then a third that gathers from the first one's output."""
+    kernel = kernel_dasm[kernel_dasm.index(".kernel"):kernel_dasm.index("\n.end\n") + len("\n.end\n")]
+    return "\n".join([
+        '.model version=1 description="three gathers"',
+        '.tensor 0 "ids_a" dtype=int32 shape=[1] signature=[-1]',
+        '.tensor 1 "table_a" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.tensor 2 "out_a" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.tensor 3 "ids_b" dtype=int32 shape=[1] signature=[-1]',
+        '.tensor 4 "table_b" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.tensor 5 "out_b" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.tensor 6 "ids_c" dtype=int32 shape=[1] signature=[-1]',
+        '.tensor 7 "out_c" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        kernel.rstrip("\n"),
+        '.subgraph "main" inputs=[0, 1, 3, 4, 6] outputs=[2, 5, 7]',
+        ".operator kernel 0 inputs=[0, 1] outputs=[2]",
+        ".operator kernel 0 inputs=[3, 4] outputs=[5]",
+        ".operator kernel 0 inputs=[6, 2] outputs=[7]",
+        '.signature "serving_default" subgraph=0',
+        '.input "ids_a" 0', '.input "table_a" 1', '.input "ids_b" 3', '.input "table_b" 4', '.input "ids_c" 6',
+        '.output "out_a" 2', '.output "out_b" 5', '.output "out_c" 7',
+    ]) + "\n"

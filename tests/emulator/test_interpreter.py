@@ -4,7 +4,6 @@ one-line errors naming the key, machine flags take effect."""
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from ember_tf import dae_isa
 from ember_tf.emulator import Interpreter, load_machine
-from ember_tf.errors import EmberError, EmulationError
+from ember_tf.errors import EmulationError
 from tests.emulator.programs import multi_table_gather
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
