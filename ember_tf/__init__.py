@@ -4,7 +4,8 @@ Decoupled Access-Execute machine and write them as .daebin FlatBuffers.
 Public entry points live here; everything else is an implementation module.
 """
 
+from ember_tf.emulator import Interpreter
 from ember_tf.errors import EmberError
 from ember_tf.version import __version__
 
-__all__ = ["EmberError", "__version__"]
+__all__ = ["EmberError", "Interpreter", "__version__"]

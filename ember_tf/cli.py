@@ -5,6 +5,7 @@ over the library. An EmberError becomes one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import pathlib
@@ -15,31 +16,45 @@ from absl import app, flags
 from absl.flags import argparse_flags
 
 from ember_tf import dae_isa
+from ember_tf.emulator.machine import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError
 
-# Machine parameters that absl flags override (on any subcommand, or in a --flagfile).
-_MACHINE_FLAGS = {
-    "cores": flags.DEFINE_integer("cores", None, "cores (each with its own access unit)"),
-    "lanes": flags.DEFINE_integer("lanes", None, "access-unit lanes per core"),
-    "outstanding_requests": flags.DEFINE_integer("outstanding_requests", None,
-                                                 "memory requests one access unit keeps in flight"),
-    "dram_bandwidth_gbps": flags.DEFINE_float("dram_bandwidth_gbps", None, "peak DRAM bandwidth, GB/s"),
-    "dram_latency_ns": flags.DEFINE_float("dram_latency_ns", None, "DRAM latency, ns"),
-    "queue_chunk_bytes": flags.DEFINE_integer("queue_chunk_bytes", None, "bytes per output-queue chunk"),
-    "queue_chunks": flags.DEFINE_integer("queue_chunks", None, "output-queue chunks (2 = double buffered)"),
-    "llc_bytes": flags.DEFINE_integer("llc_bytes", None, "last-level cache size, bytes"),
-    "llc_latency_ns": flags.DEFINE_float("llc_latency_ns", None, "last-level cache latency, ns"),
-    "l1_bytes": flags.DEFINE_integer("l1_bytes", None, "L1 data cache size, bytes"),
-    "clock_ghz": flags.DEFINE_float("clock_ghz", None, "core clock, GHz"),
-    "mlp": flags.DEFINE_integer("mlp", None, "cache misses an ordinary core keeps in flight"),
-    "callback_dispatch_cycles": flags.DEFINE_float("callback_dispatch_cycles", None,
-                                                   "core cycles to pop and dispatch a callback"),
-    "matrix_flops_per_cycle": flags.DEFINE_float("matrix_flops_per_cycle", None,
-                                                 "FLOPs per cycle of one core's matrix unit (host segments)"),
-    "host_launch_cycles": flags.DEFINE_float("host_launch_cycles", None,
-                                             "fixed cycles to start a host segment on the cores"),
+# Every machine parameter can be overridden by an absl flag of its name (on any
+# subcommand, or in a --flagfile); instruction costs by --cost_<group>.
+_MACHINE_HELP = {
+    "cores": "cores (each with its own access unit)",
+    "lanes": "access-unit lanes per core",
+    "outstanding_requests": "memory requests one access unit keeps in flight",
+    "dram_bandwidth_gbps": "peak DRAM bandwidth, GB/s",
+    "dram_latency_ns": "DRAM latency, ns",
+    "queue_chunk_bytes": "bytes per output-queue chunk",
+    "queue_chunks": "output-queue chunks (2 = double buffered)",
+    "llc_bytes": "last-level cache size, bytes",
+    "llc_latency_ns": "last-level cache latency, ns",
+    "l1_bytes": "L1 data cache size, bytes",
+    "clock_ghz": "core clock, GHz",
+    "mlp": "cache misses an ordinary core keeps in flight",
+    "callback_dispatch_cycles": "core cycles to pop and dispatch a callback",
+    "matrix_flops_per_cycle": "FLOPs per cycle of one core's matrix unit (host segments)",
+    "host_launch_cycles": "fixed cycles to start a host segment on the cores",
 }
+
+
+def _define_machine_flags() -> dict:
+    holders = {}
+    for field in dataclasses.fields(MachineConfig):
+        if field.type in ("int", "float"):
+            define = flags.DEFINE_integer if field.type == "int" else flags.DEFINE_float
+            holders[field.name] = define(field.name, None, _MACHINE_HELP.get(field.name, "machine parameter "
+                                                                               f"{field.name} (see machines/*.toml)"))
+    for field in dataclasses.fields(CoreCosts):
+        holders[f"cost_{field.name}"] = flags.DEFINE_float(f"cost_{field.name}", None,
+                                                            f"core cycles per {field.name} instruction")
+    return holders
+
+
+_MACHINE_FLAGS = _define_machine_flags()
 
 
 def _read_text(path: str) -> str:

@@ -70,10 +70,18 @@ class MachineConfig:
         """A copy with some parameters replaced (None values are ignored)."""
         fields = {f.name for f in dataclasses.fields(self)}
         changes = {k: v for k, v in overrides.items() if v is not None}
+        costs = {k[len("cost_"):]: v for k, v in changes.items() if k.startswith("cost_")}
+        if costs:
+            unknown_costs = set(costs) - {f.name for f in dataclasses.fields(CoreCosts)}
+            if unknown_costs:
+                raise EmulationError(f"unknown instruction group(s): {', '.join(sorted(unknown_costs))}")
+            changes = {k: v for k, v in changes.items() if not k.startswith("cost_")}
+            changes["costs"] = dataclasses.replace(self.costs, **{k: float(v) for k, v in costs.items()})
         unknown = set(changes) - fields
         if unknown:
             raise EmulationError(f"unknown machine parameter(s): {', '.join(sorted(unknown))}")
-        machine = dataclasses.replace(self, **{k: type(getattr(self, k))(v) for k, v in changes.items()})
+        machine = dataclasses.replace(self, **{k: v if k == "costs" else type(getattr(self, k))(v)
+                                               for k, v in changes.items()})
         machine.validate(f"machine '{self.name}'")
         return machine
 

@@ -98,8 +98,10 @@ def test_machine_files_document_every_parameter():
 
 
 def test_machine_overrides_and_paths(tmp_path):
-    machine = load_machine("tmu").with_overrides(cores=7, dram_latency_ns=50.0)
-    assert machine.cores == 7 and machine.dram_latency_ns == 50.0
+    machine = load_machine("tmu").with_overrides(cores=7, dram_latency_ns=50.0, cost_vector=3)
+    assert machine.cores == 7 and machine.dram_latency_ns == 50.0 and machine.costs.vector == 3.0
+    with pytest.raises(EmulationError, match="unknown instruction group"):
+        load_machine("tmu").with_overrides(cost_teleport=1)
     with pytest.raises(EmulationError, match="unknown machine parameter"):
         load_machine("tmu").with_overrides(warp_drive=1)
     custom = tmp_path / "mine.toml"
@@ -119,7 +121,7 @@ def test_run_cli_writes_outputs_stats_and_trace(tmp_path, gather_bytes):
     (tmp_path / "g.daebin").write_bytes(gather_bytes)
     ids = np.array([1, 2, 0], np.int32)
     np.savez(tmp_path / "in.npz", ids=ids)
-    (tmp_path / "flags.cfg").write_text("--dram_latency_ns=45\n--cores=2\n")
+    (tmp_path / "flags.cfg").write_text("--dram_latency_ns=45\n--cores=2\n--cost_vector=2\n")
     result = _ember_tf("run", "g.daebin", "--inputs=in.npz", "--outputs=out.npz", "--stats_json=stats.json",
                        "--trace_out=trace.json", "--flagfile=flags.cfg", "--lanes=4", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -153,3 +155,13 @@ def test_run_cli_unreadable_inputs(tmp_path, gather_bytes):
     (tmp_path / "in.npz").write_bytes(b"not a zip")
     result = _ember_tf("run", "g.daebin", "--inputs=in.npz", "--outputs=out.npz", cwd=tmp_path)
     assert result.returncode == 2 and "in.npz: cannot read" in result.stderr
+
+
+def test_instruction_costs_change_cycles(gather_bytes):
+    ids = np.array([1, 2, 0, 2], np.int32)
+    cycles = []
+    for cost in (0.5, 4.0):
+        interpreter = Interpreter(model_content=gather_bytes, cost_vector=cost, cost_buffer=cost)
+        interpreter.get_signature_runner()(ids=ids)
+        cycles.append(interpreter.last_stats.cycles)
+    assert cycles[1] > cycles[0]
