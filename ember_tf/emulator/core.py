@@ -69,6 +69,7 @@ class Core:
     params: Sequence[int]
     queues: Queues
     addresses: AddressMap
+    slot_labels: Sequence[str]  # the tensors as the user knows them ("input 'table'"), for faults
     core_id: int = 0
     pc: int = 0
     halted: bool = False
@@ -110,7 +111,7 @@ class Core:
         size = self.memory[slot].size
         if len(elements) and (elements.min() < 0 or elements.max() >= size):
             bad = int(elements.max() if elements.max() >= size else elements.min())
-            self.fault(f"element {bad} outside slot '{self.program.slot_names[slot]}' of {size} elements")
+            self.fault(bounds_problem(self.program, self.slot_labels, slot, bad, size))
 
     def load_many(self, slot: int, elements: np.ndarray) -> np.ndarray:
         elements = np.asarray(elements, dtype=np.int64)
@@ -148,6 +149,12 @@ class Core:
                 self.fault(f"executed {max_instructions} instructions without halting")
 
 
+def bounds_problem(program: KernelProgram, slot_labels: Sequence[str], slot: int, element: int, size: int) -> str:
+    """A core access outside its tensor, naming the tensor as the user knows it."""
+    return (f"element {element} outside slot '{program.slot_names[slot]}' ({slot_labels[slot]}) of "
+            f"{size} elements")
+
+
 def run_golden_core(program: KernelProgram, machine: MachineConfig, arrays: Sequence[np.ndarray],
                     params: Sequence[int], roots: Sequence[int], slot_labels: Sequence[str],
                     addresses: AddressMap, core_id: int, max_instructions: int = 1 << 31) -> CoreActivity:
@@ -165,7 +172,8 @@ def run_golden_core(program: KernelProgram, machine: MachineConfig, arrays: Sequ
             entries.append(entry)
             yield entry
 
-    core = Core(program, machine, memory, params, Queues(recorded() if access else None), addresses, core_id)
+    core = Core(program, machine, memory, params, Queues(recorded() if access else None), addresses, slot_labels,
+                core_id)
     core.run(max_instructions)
     left = core.queues.undrained()
     if left:

@@ -23,6 +23,7 @@ from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, SrcKind
 from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault
 from ember_tf.emulator.activity import AddressMap, CoreActivity
+from ember_tf.emulator.core import bounds_problem
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.program import KernelProgram
 from ember_tf.errors import EmulationError
@@ -1123,7 +1124,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
             np.zeros((12, MAX_LANES), np.int64), np.zeros((4, MAX_LANES), np.float64),
             np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64))
         if err[0]:
-            raise _core_fault(program, core_id, err, max_instructions)
+            raise _core_fault(program, core_id, err, max_instructions, slot_labels)
         if n_acc <= capacity:
             enc.log_capacity = max(n_acc, 1)
             break
@@ -1225,14 +1226,14 @@ def _access_fault(program: KernelProgram, enc: _Encoded, labels, err) -> Emulati
     return Fault(f"kernel '{program.name}': access-unit {name} by zero")
 
 
-def _core_fault(program: KernelProgram, core_id: int, err, max_instructions: int) -> EmulationError:
+def _core_fault(program: KernelProgram, core_id: int, err, max_instructions: int, labels) -> EmulationError:
     code, pc, a, b, c = (int(v) for v in err[:5])
     problem = {
         E_JUMP: lambda: f"callback id {a} has no entry in jump table jt{b}",
         E_EMPTY: lambda: f"pops an operand ({KIND_NAMES[a]}) but the data queue is empty and the access unit is done",
         E_KIND: lambda: f"expects a {KIND_NAMES[a]} operand but the queue holds a {KIND_NAMES[b]}",
         E_DIV: lambda: "integer division by zero",
-        E_BOUNDS: lambda: f"element {b} outside slot '{program.slot_names[a]}' of {c} elements",
+        E_BOUNDS: lambda: bounds_problem(program, labels, a, b, c),
         E_BLD: lambda: f"bld reads element {a} of a {b}-element buffer",
         E_VDIV: lambda: "integer vector division by zero",
         E_OFF_END: lambda: "ran off the end of the program",
