@@ -18,7 +18,7 @@ from absl.flags import argparse_flags
 from ember_tf import dae_isa
 from ember_tf.emulator.machine import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
-from ember_tf.errors import EmberError
+from ember_tf.errors import EmberError, InputError
 
 # Every machine parameter can be overridden by an absl flag of its name (on any
 # subcommand, or in a --flagfile); instruction costs by --cost_<group>.
@@ -149,8 +149,10 @@ def cmd_run(args: argparse.Namespace) -> None:
     inputs = _load_npz(args.inputs)
     try:
         outputs = runner(**inputs)
-    except EmberError as e:
+    except InputError as e:
         raise EmberError(f"{args.inputs}: {e}") from None
+    except EmberError as e:
+        raise EmberError(f"{args.model}: {e}") from None
     stats = interpreter.last_stats
     _atomic_write(args.outputs, lambda f: np.savez(f, **outputs))
     if args.stats_json:

@@ -20,3 +20,8 @@ class AssemblyError(EmberError):
 class EmulationError(EmberError):
     """A program faulted (an id out of range, a queue protocol violation) or a
     run was configured wrongly (bad inputs, unknown machine)."""
+
+
+class InputError(EmulationError):
+    """The inputs a run was given are wrong: a missing or extra key, a wrong dtype or
+    shape, an id out of range. The CLI names the inputs file; other faults name the model."""

@@ -17,7 +17,7 @@ from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import AluOp, Event, SrcKind
 from ember_tf.emulator.activity import AddressMap
 from ember_tf.emulator.program import KernelProgram, Stream, TraversalUnit
-from ember_tf.errors import EmulationError
+from ember_tf.errors import EmulationError, InputError
 
 TOKEN_BYTES = 4
 MASK_BYTES = 8
@@ -204,7 +204,7 @@ class GoldenAccessUnit:
 
 
 def out_of_range_fault(program: KernelProgram, slot_labels: Sequence[str], stream: Stream, index: int,
-                       limit: int) -> Fault:
+                       limit: int) -> InputError:
     """The error for a load outside its slot, naming where the index came from
     (the slot a chained load read it from: usually a model input)."""
     source = f"kernel '{program.name}'"
@@ -215,7 +215,7 @@ def out_of_range_fault(program: KernelProgram, slot_labels: Sequence[str], strea
             source = slot_labels[origin.slot]
             break
         src = origin.a if origin.op in ("fwd", "alu") else None
-    return Fault(f"{source}: id {index} is out of range [0, {limit}) for {slot_labels[stream.slot]}")
+    return InputError(f"{source}: id {index} is out of range [0, {limit}) for {slot_labels[stream.slot]}")
 
 
 def _mask_key(tu: int) -> int:

@@ -26,7 +26,7 @@ from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap
 from ember_tf.emulator.timing import time_core
-from ember_tf.errors import EmulationError
+from ember_tf.errors import EmulationError, InputError
 
 PAGE = 4096
 
@@ -72,19 +72,19 @@ class SignatureRunner:
         missing = sorted(set(details) - set(inputs))
         extra = sorted(set(inputs) - set(details))
         if missing:
-            raise EmulationError(f"input '{missing[0]}' is missing (signature '{self.key}' takes "
+            raise InputError(f"input '{missing[0]}' is missing (signature '{self.key}' takes "
                                  f"{', '.join(sorted(details))})")
         if extra:
-            raise EmulationError(f"input '{extra[0]}' is not an input of signature '{self.key}' "
+            raise InputError(f"input '{extra[0]}' is not an input of signature '{self.key}' "
                                  f"(it takes {', '.join(sorted(details))})")
         values = {}
         for name, detail in details.items():
             array = np.asarray(inputs[name])
             if array.dtype != detail.dtype:
-                raise EmulationError(f"input '{name}' has dtype {array.dtype}, the model wants {detail.dtype}")
+                raise InputError(f"input '{name}' has dtype {array.dtype}, the model wants {detail.dtype}")
             if array.ndim != len(detail.shape_signature) or any(
                     want not in (-1, got) for want, got in zip(detail.shape_signature, array.shape)):
-                raise EmulationError(f"input '{name}' has shape {list(array.shape)}, the model wants "
+                raise InputError(f"input '{name}' has shape {list(array.shape)}, the model wants "
                                      f"{list(detail.shape_signature)} (-1: any size)")
             values[detail.index] = np.ascontiguousarray(array)
         return values
@@ -199,7 +199,7 @@ class Interpreter:
         labels = self._labels(op)
         for p, value in zip(program.kernel.params or [], params):
             if value < 0:
-                raise EmulationError(f"{labels[p.slot]} has {inputs[p.slot].shape[p.dim]} elements in dimension "
+                raise InputError(f"{labels[p.slot]} has {inputs[p.slot].shape[p.dim]} elements in dimension "
                                      f"{p.dim}; kernel '{program.name}' needs at least {-p.add}")
         outputs = []
         for slot, tensor_index in zip(program.kernel.slots[len(inputs):], op.outputs):
