@@ -11,9 +11,11 @@ int32 and int64 tensors (others: golden mode).
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
@@ -28,8 +30,9 @@ from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.program import KernelProgram
 from ember_tf.errors import EmulationError
 
-SUPPORTED = {DType.FLOAT32: np.float32, DType.FLOAT64: np.float64, DType.INT32: np.int32, DType.INT64: np.int64}
-F32, F64, I32, I64 = DType.FLOAT32, DType.FLOAT64, DType.INT32, DType.INT64
+SUPPORTED = {DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16, DType.INT32, DType.INT64}
+F32, F64, F16, BF16, I32, I64 = (DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16, DType.INT32,
+                                 DType.INT64)
 GROUPS = ("control", "queue", "integer", "float", "counter", "memory", "vector", "buffer")
 NONE = -1
 K_TOKEN, K_INT, K_FLOAT, K_VECTOR, K_BUFFER = 0, 1, 2, 3, 4
@@ -67,10 +70,61 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
 
 @njit(inline="always", **_JIT)
 def _round(value, dtype):
-    """A float rounded to the element type (stored as float64)."""
+    """A float rounded to the element type (stored as float64), as numpy rounds it:
+    float16 directly from float64, bfloat16 through float32 (as ml_dtypes does)."""
     if dtype == F32:
         return np.float64(np.float32(value))
+    if dtype == F16:
+        return _f16_value(_f16_bits(value))
+    if dtype == BF16:
+        return _bf16_value(_bf16_bits(np.float32(value)))
     return value
+
+
+@njit(**_JIT)
+def _f16_bits(value):
+    """IEEE half-precision bits of a float64, rounded to nearest even."""
+    if value != value:
+        return 0x7E00
+    sign = 0x8000 if math.copysign(1.0, value) < 0 else 0
+    magnitude = abs(value)
+    if magnitude >= 65520.0:  # past the largest half (65504) by half an ulp or more
+        return sign | 0x7C00
+    if magnitude < 6.103515625e-05:  # below 2**-14: subnormal steps of 2**-24 (exact scaling)
+        return sign | np.int64(np.rint(magnitude * 16777216.0))
+    mantissa, exponent = math.frexp(magnitude)  # magnitude = mantissa * 2**exponent, mantissa in [0.5, 1)
+    fraction = np.int64(np.rint((mantissa * 2.0 - 1.0) * 1024.0))
+    biased = exponent - 1 + 15
+    if fraction == 1024:
+        fraction, biased = 0, biased + 1
+    if biased >= 31:
+        return sign | 0x7C00
+    return sign | (biased << 10) | fraction
+
+
+@njit(**_JIT)
+def _f16_value(bits):
+    sign = -1.0 if bits & 0x8000 else 1.0
+    exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
+    if exponent == 0:
+        return sign * fraction * 5.9604644775390625e-08  # 2**-24
+    if exponent == 31:
+        return sign * np.inf if fraction == 0 else np.nan
+    return sign * (1.0 + fraction / 1024.0) * 2.0 ** (exponent - 15)
+
+
+@njit(inline="always", **_JIT)
+def _bf16_bits(value32):
+    """bfloat16 bits of a float32, rounded to nearest even (NaN stays NaN)."""
+    bits = _f32_bits(value32)
+    if value32 != value32:
+        return ((bits >> 16) | 0x40) & 0xFFFF
+    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
+
+
+@njit(inline="always", **_JIT)
+def _bf16_value(bits):
+    return np.float64(_f32_from_bits(bits << 16))
 
 
 @njit(inline="always", **_JIT)
@@ -83,12 +137,31 @@ def _wrap(value, dtype):
 
 @njit(inline="always", **_JIT)
 def _itemsize(dtype):
+    if dtype == F16 or dtype == BF16:
+        return 2
     return 4 if dtype == F32 or dtype == I32 else 8
 
 
 @njit(inline="always", **_JIT)
 def _is_float(dtype):
-    return dtype == F32 or dtype == F64
+    return dtype == F32 or dtype == F64 or dtype == F16 or dtype == BF16
+
+
+@intrinsic
+def _f32_bits(typingctx, value):
+    """The IEEE bits of a float32, as an int64 (a bitcast: no memory involved)."""
+    def codegen(context, builder, signature, args):
+        bits = builder.bitcast(args[0], ir.IntType(32))
+        return builder.zext(bits, ir.IntType(64))
+    return types.int64(types.float32), codegen
+
+
+@intrinsic
+def _f32_from_bits(typingctx, bits):
+    """The float32 whose IEEE bits are the low 32 bits of an int64."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
+    return types.float32(types.int64), codegen
 
 
 def _peek(element_type):
@@ -119,6 +192,7 @@ _peek_f32, _peek_f64, _peek_i32, _peek_i64 = (_peek(t) for t in (types.float32, 
                                                                  types.int64))
 _poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, types.float64, types.int32,
                                                                  types.int64))
+_peek_u16, _poke_u16 = _peek(types.uint16), _poke(types.uint16)  # float16 and bfloat16 elements, as bits
 
 
 @njit(inline="always", **_JIT)
@@ -134,6 +208,12 @@ def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
     elif dtype == I32:
         for j in range(n):
             out_i[j] = np.int64(_peek_i32(base + 4 * elements[j]))
+    elif dtype == F16:
+        for j in range(n):
+            out_f[j] = _f16_value(np.int64(_peek_u16(base + 2 * elements[j])))
+    elif dtype == BF16:
+        for j in range(n):
+            out_f[j] = _bf16_value(np.int64(_peek_u16(base + 2 * elements[j])))
     else:
         for j in range(n):
             out_i[j] = _peek_i64(base + 8 * elements[j])
@@ -566,11 +646,9 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                     elif op == OP_VMIN:
                         value_f = np.minimum(p, q)
                     elif op == OP_VFMA:
-                        product = _f32_op(OP_FMUL, p, q) if t == F32 else p * q
-                        value_f = _f32_op(OP_FADD, vf[rd, k], product) if t == F32 else vf[rd, k] + product
+                        value_f = _fop(OP_FADD, vf[rd, k], _fop(OP_FMUL, p, q, t), t)
                     else:
-                        value_f = _f32_op(op - OP_VADD + OP_FADD, p, q) if t == F32 else \
-                            _f64_op(op - OP_VADD + OP_FADD, p, q)
+                        value_f = _fop(op - OP_VADD + OP_FADD, p, q, t)
                     vf[a0, k] = value_f
             else:
                 if op == OP_VDIV:
@@ -729,7 +807,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             elif op == OP_FMIN:
                 f[a0] = np.minimum(p, q)
             else:
-                f[a0] = _f32_op(op, p, q) if t == F32 else _f64_op(op, p, q)
+                f[a0] = _fop(op, p, q, t)
         elif op == OP_FSQRT:
             f[a0] = _round(np.sqrt(_round(f[a1], a2)), a2)
         elif op == OP_FCVT:
@@ -805,7 +883,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             ra = _source(vf, vi, v_dtype, v_len, a1, t, count, SCRATCH)
             scale = _round(f[a2], t)
             for k in range(count):
-                vf[a0, k] = _f32_op(OP_FMUL, vf[ra, k], scale) if t == F32 else vf[ra, k] * scale
+                vf[a0, k] = _fop(OP_FMUL, vf[ra, k], scale, t)
             v_dtype[a0], v_len[a0] = t, count
         elif op == OP_VSPLAT or op == OP_VZERO:
             t = a2 if op == OP_VSPLAT else a1
@@ -833,7 +911,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             total = 0.0
             for j in range(n_lanes):
                 value_f = vf[ra, lanes[j]]
-                total = value_f if j == 0 else (_f32_op(OP_FADD, total, value_f) if t == F32 else total + value_f)
+                total = value_f if j == 0 else _fop(OP_FADD, total, value_f, t)
             f[a0] = total
         elif op == OP_VIOTA:
             t = a2
@@ -890,6 +968,15 @@ def _f64_op(op, p, q):
 
 
 @njit(inline="always", **_JIT)
+def _fop(op, p, q, dtype):
+    """fadd/fsub/fmul/fdiv in the element type. Halves compute exactly enough in
+    float64 and round once (double rounding through float32 would give the same)."""
+    if dtype == F32:
+        return _f32_op(op, p, q)
+    return _round(_f64_op(op, p, q), dtype)
+
+
+@njit(inline="always", **_JIT)
 def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
     """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked)."""
     if dtype == F32:
@@ -904,6 +991,11 @@ def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
         base = slot_addr[slot] + 4 * first
         for j in range(n):
             out_i[j] = np.int64(_peek_i32(base + 4 * j))
+    elif dtype == F16 or dtype == BF16:
+        base = slot_addr[slot] + 2 * first
+        for j in range(n):
+            bits = np.int64(_peek_u16(base + 2 * j))
+            out_f[j] = _f16_value(bits) if dtype == F16 else _bf16_value(bits)
     else:
         base = slot_addr[slot] + 8 * first
         for j in range(n):
@@ -923,6 +1015,12 @@ def _store_many(slot_addr, dtype, slot, elements, n, values_f, values_i):
     elif dtype == I32:
         for j in range(n):
             _poke_i32(base + 4 * elements[j], np.int32(values_i[j]))
+    elif dtype == F16:
+        for j in range(n):
+            _poke_u16(base + 2 * elements[j], np.uint16(_f16_bits(values_f[j])))
+    elif dtype == BF16:
+        for j in range(n):
+            _poke_u16(base + 2 * elements[j], np.uint16(_bf16_bits(np.float32(values_f[j]))))
     else:
         for j in range(n):
             _poke_i64(base + 8 * elements[j], values_i[j])
@@ -936,8 +1034,9 @@ class _Encoded:
     def __init__(self, program: KernelProgram, machine: MachineConfig):
         for i, dtype in enumerate(program.slot_dtypes):
             if dtypes.from_numpy(dtype) not in SUPPORTED:
-                raise EmulationError(f"kernel '{program.name}': fast mode handles float32, float64, int32 and int64 "
-                                     f"tensors; slot '{program.slot_names[i]}' is {dtype.name} (use mode golden)")
+                raise EmulationError(f"kernel '{program.name}': fast mode handles float16/32/64, bfloat16, int32 "
+                                     f"and int64 tensors; slot '{program.slot_names[i]}' is {dtype.name} "
+                                     "(use mode golden)")
         order = [s for tu in program.tus.values() for s in tu.streams]
         self.stream_ids = [s.id for s in order]
         new = {s.id: i for i, s in enumerate(order)}
@@ -1079,6 +1178,11 @@ def _is_row_copy(program: KernelProgram, tu, source: int, buffer: int) -> bool:
     return [s.id for s in readers] == [source] and not pushed and tu.streams[2].id == buffer
 
 
+_ITEMSIZE = np.zeros(max(dtypes.BY_CODE) + 1, np.int64)
+for _code, _element in dtypes.BY_CODE.items():
+    _ITEMSIZE[_code] = _element.itemsize
+
+
 def _shift(line_bytes: int) -> int:
     return line_bytes.bit_length() - 1  # MachineConfig.validate ensures a power of two
 
@@ -1135,7 +1239,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     log_entry, log_stream, log_line, n_log = queue.log_entry, queue.log_stream, queue.log_line, queue.n_log
     kind = kind[:n]
     sizes = np.full(n, TOKEN_BYTES, np.int64)
-    itemsize = np.where((ent_dtype[:n] == F32) | (ent_dtype[:n] == I32), 4, 8)
+    itemsize = _ITEMSIZE[ent_dtype[:n]]
     sizes[kind == K_INT] = 8
     sizes[kind == K_FLOAT] = itemsize[kind == K_FLOAT]
     sizes[kind == K_VECTOR] = (ent_len[:n] * itemsize + MASK_BYTES)[kind == K_VECTOR]

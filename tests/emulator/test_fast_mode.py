@@ -13,7 +13,9 @@ from ember_tf import dae_isa
 from ember_tf.emulator import Interpreter
 from ember_tf.errors import EmulationError
 from ember_tf.emulator.interpreter import _independent_waves
-from tests.emulator.programs import gather_pipeline, multi_table_gather
+from ember_tf.dae_isa import dtypes
+from ember_tf.emulator import fast
+from tests.emulator.programs import gather_pipeline, multi_table_gather, pair_sum
 
 KERNELS = pathlib.Path(__file__).resolve().parents[2] / "kernels"
 
@@ -131,3 +133,39 @@ def test_independent_operators_run_together_and_agree():
     assert np.array_equal(fast[0]["out_c"], feeds["table_a"][feeds["ids_a"]][feeds["ids_c"]])
     assert all(np.array_equal(golden[0][k], fast[0][k]) for k in golden[0])
     assert golden[1] == fast[1]
+
+
+@pytest.mark.parametrize("dtype, suffix, lanes", [("float16", "f16", 32), ("bfloat16", "bf16", 32),
+                                                   ("float64", "f64", 8), ("float32", "f32", 16)])
+def test_narrow_and_wide_floats_agree_with_golden_and_numpy(dtype, suffix, lanes):
+    np_dtype = dtypes.numpy_dtype(dtypes.BY_NAME[dtype].code)
+    model = dae_isa.serialize_model(dae_isa.assemble(pair_sum(dtype, suffix, lanes)))
+    rng = np.random.default_rng(11)
+    table = (rng.standard_normal((30, 45)) * 100).astype(np_dtype)
+    feeds = {"a": rng.integers(0, 30, size=20).astype(np.int32), "b": rng.integers(0, 30, size=20).astype(np.int32),
+             "table": table}
+    golden = _run(model, "tmu", "golden", feeds)
+    fast_result = _run(model, "tmu", "fast", feeds)
+    expected = (table[feeds["a"]] + table[feeds["b"]]).astype(np_dtype)  # numpy's own rounding
+    assert golden[0]["out"].dtype == np_dtype
+    assert np.array_equal(golden[0]["out"], expected)
+    assert np.array_equal(fast_result[0]["out"].view(np.uint8), expected.view(np.uint8))
+    assert golden[1] == fast_result[1]
+
+
+def _edge_values() -> np.ndarray:
+    rng = np.random.default_rng(2)
+    special = [0.0, -0.0, np.inf, -np.inf, 65504.0, 65519.99, 65520.0, 6.1e-05, 5.96e-08, 2.98e-08, 1e-10,
+               1.0 + 2 ** -11, 1.0 + 2 ** -11 + 2 ** -40, 1.0 + 2 ** -8 + 2 ** -30, 3.4e38, 1e39]
+    return np.concatenate([special, -np.array(special), rng.standard_normal(3000) * 10.0 ** rng.integers(-9, 6, 3000)])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast")
+def test_half_conversions_round_as_numpy_does():
+    values = _edge_values()
+    for v in values:
+        assert fast._f16_bits(float(v)) == int(np.asarray(v, np.float16).view(np.uint16)), v
+        bf16 = dtypes.numpy_dtype(dtypes.BY_NAME["bfloat16"].code)
+        assert fast._round(float(v), fast.BF16) == float(np.asarray(v, bf16)) or np.isnan(v)
+        assert fast._round(float(v), fast.F16) == float(np.asarray(v, np.float16)) or np.isnan(v)
+    assert np.isnan(fast._round(np.nan, fast.F16)) and np.isnan(fast._round(np.nan, fast.BF16))
