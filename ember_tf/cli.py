@@ -64,17 +64,6 @@ def _read_text(path: str) -> str:
         raise EmberError(f"{path}: cannot read: {getattr(e, 'strerror', None) or e}") from None
 
 
-def _write_text(path: str, text: str) -> None:
-    target = pathlib.Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
-
-
 def _write_model(model, path: str) -> int:
     try:
         return dae_isa.write_model(model, path)
@@ -91,7 +80,7 @@ def cmd_asm(args: argparse.Namespace) -> None:
 def cmd_disasm(args: argparse.Namespace) -> None:
     text = dae_isa.disassemble(dae_isa.read_model(args.model))
     if args.output:
-        _write_text(args.output, text)
+        _write_all({args.output: lambda f: f.write(text.encode("utf-8"))})
     else:
         sys.stdout.write(text)
 
@@ -127,16 +116,27 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
-def _atomic_write(path: str, write) -> None:
-    target = pathlib.Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
+def _write_all(files: dict[str, object]) -> None:
+    """Writes every file or none: each goes to a temporary file beside it first, and
+    only when all are written are they renamed into place. `files` maps a path to a
+    function that writes the content to a binary file object."""
+    written: list[tuple[pathlib.Path, pathlib.Path]] = []
     try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
+        for path, write in files.items():
+            target = pathlib.Path(path)
+            tmp = target.with_name(f".{target.name}.tmp")
+            try:
+                with open(tmp, "wb") as f:
+                    write(f)
+            except OSError as e:
+                tmp.unlink(missing_ok=True)
+                raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
+            written.append((tmp, target))
+        for tmp, target in written:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -154,11 +154,12 @@ def cmd_run(args: argparse.Namespace) -> None:
     except EmberError as e:
         raise EmberError(f"{args.model}: {e}") from None
     stats = interpreter.last_stats
-    _atomic_write(args.outputs, lambda f: np.savez(f, **outputs))
+    files = {args.outputs: lambda f: np.savez(f, **outputs)}
     if args.stats_json:
-        _atomic_write(args.stats_json, lambda f: f.write(json.dumps(stats.to_json(), indent=2).encode()))
+        files[args.stats_json] = lambda f: f.write(json.dumps(stats.to_json(), indent=2).encode())
     if args.trace_out:
-        _atomic_write(args.trace_out, lambda f: f.write(json.dumps(chrome_trace(stats)).encode()))
+        files[args.trace_out] = lambda f: f.write(json.dumps(chrome_trace(stats)).encode())
+    _write_all(files)
     print(f"{args.model}: signature '{runner.key}' on {stats.machine}: {stats.cycles:,} cycles "
           f"({stats.seconds * 1e6:.2f} us), {stats.dram_bytes:,} DRAM bytes, "
           f"{stats.achieved_bandwidth_gbps:.1f} GB/s ({stats.percent_of_peak_bandwidth:.1f}% of peak)")

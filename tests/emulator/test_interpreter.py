@@ -165,3 +165,12 @@ def test_instruction_costs_change_cycles(gather_bytes):
         interpreter.get_signature_runner()(ids=ids)
         cycles.append(interpreter.last_stats.cycles)
     assert cycles[1] > cycles[0]
+
+
+def test_run_cli_writes_nothing_when_one_output_cannot_be_written(tmp_path, gather_bytes):
+    (tmp_path / "g.daebin").write_bytes(gather_bytes)
+    np.savez(tmp_path / "in.npz", ids=np.array([1], np.int32))
+    result = _ember_tf("run", "g.daebin", "--inputs=in.npz", "--outputs=out.npz", "--stats_json=stats.json",
+                       "--trace_out=missing_dir/trace.json", cwd=tmp_path)
+    assert result.returncode == 2 and "missing_dir/trace.json: cannot write" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.daebin", "in.npz"]
