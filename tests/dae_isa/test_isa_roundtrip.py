@@ -288,6 +288,15 @@ def test_inline_buffers_are_16_byte_aligned(every_element_model):
     assert start % 16 == 0
 
 
+def _kernel(body: list[str]) -> str:
+    """A one-kernel source on the tmu machine: line 3 is body's first line."""
+    return "\n".join(['.kernel "k"', MACHINE_LINE, *body, ".end"])
+
+
+MACHINE_LINE = ('.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
+                'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true')
+
+
 @pytest.mark.parametrize("line, message", [
     ("  frob x1", "unknown instruction 'frob'"),
     ("  li x1", "missing operand 'imm'"),
@@ -302,15 +311,7 @@ def test_inline_buffers_are_16_byte_aligned(every_element_model):
     ("  fadd.i32 f1, f2, f3", "not a floating-point type"),
 ])
 def test_assembler_errors_name_line_and_column(line, message):
-    source = "\n".join([
-        '.kernel "k"',
-        '.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
-        'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true',
-        ".execute",
-        line,
-        "  halt",
-        ".end",
-    ])
+    source = _kernel([".execute", line, "  halt"])
     with pytest.raises(AssemblyError, match=r"^k\.dasm:4:\d+: .*" + message.replace("(", r"\(")):
         dae_isa.assemble(source, "k.dasm")
 
@@ -334,10 +335,7 @@ def test_writer_refuses_an_invalid_model(every_element_model, tmp_path):
     ("  tu.dns t1, parent=t0, width=65, lb=0, ub=4", "width 65"),
 ])
 def test_verifier_rejects_miswired_access_configurations(bad_line, message):
-    source = "\n".join([
-        '.kernel "k"',
-        '.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
-        'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true',
+    source = _kernel([
         ".slot ids int32 read rank=1",
         ".slot out int32 write rank=1 shape=[4]",
         ".access",
@@ -346,7 +344,6 @@ def test_verifier_rejects_miswired_access_configurations(bad_line, message):
         bad_line,
         ".execute",
         "  halt",
-        ".end",
     ])
     model = dae_isa.assemble(source, "k.dasm")
     with pytest.raises(DaebinFormatError, match=message):
