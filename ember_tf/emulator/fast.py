@@ -569,7 +569,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
           kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, n_entries, pool_f, pool_i,
           slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_shift,
           vector_bytes, dispatch_cycles, max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
-          regs_i, regs_f, vf, vi):
+          regs_i, regs_f, vf, vi, runs):
     """Runs the core to its halt; fills cycles (per token + 1), counts (per
     group) and the access log up to its capacity, and returns the log length
     it needed (the caller reruns with a larger log if it was short)."""
@@ -586,6 +586,8 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
     n_acc = 0
     next_token, next_operand, current = 0, 0, -1
     pc, executed, n_code = 0, 0, len(exe_op)
+    spent = 0.0  # cycles of the current callback so far (added to cycles[] when it ends)
+    runs[:] = 0  # executions per instruction; counts per group are summed from them at the end
     while True:
         if pc < 0 or pc >= n_code:
             err[0], err[1] = E_OFF_END, pc
@@ -608,8 +610,8 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 for k in range(count):
                     vf[a0, k] = pool_f[at + k]
                 v_dtype[a0], v_len[a0] = t, count
-                cycles[current + 1] += exe_cost[pc]
-                counts[exe_group[pc]] += 1
+                spent += exe_cost[pc]
+                runs[pc] += 1
                 pc = next_pc
                 executed += 1
                 continue
@@ -681,11 +683,13 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             value = 0
             if next_token < n_entries:
                 value = ent_a[next_token]
+                cycles[current + 1] += spent  # the finished callback's cycles
+                spent = 0.0
                 current = next_token
                 next_token += 1
             if a0:
                 x[a0] = value
-            cycles[current + 1] += dispatch_cycles
+            spent += dispatch_cycles
         elif op == OP_BRTAB:
             callback = x[a0]
             if callback < 0 or callback >= jt_start[a1 + 1] - jt_start[a1]:
@@ -729,8 +733,8 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             else:
                 b_start[a0], b_len[a0] = e, ent_len[e]
         elif op == OP_HALT:
-            cycles[current + 1] += exe_cost[pc]
-            counts[exe_group[pc]] += 1
+            spent += exe_cost[pc]
+            runs[pc] += 1
             break
         elif op == OP_JMP:
             next_pc = a0
@@ -926,13 +930,16 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
         elif op == OP_BLEN:
             if a0:
                 x[a0] = b_len[a1]
-        cycles[current + 1] += exe_cost[pc]
-        counts[exe_group[pc]] += 1
+        spent += exe_cost[pc]
+        runs[pc] += 1
         pc = next_pc
         executed += 1
         if executed > max_instructions:
             err[0], err[1] = E_STEPS, pc
             break
+    cycles[current + 1] += spent
+    for i in range(n_code):
+        counts[exe_group[i]] += runs[i]
     if err[0] == 0:
         left = 0
         for e in range(next_token, n_entries):
@@ -1226,7 +1233,8 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
             addresses.itemsize, _shift(addresses.line_bytes), machine.vector_bytes, float(machine.callback_dispatch_cycles),
             max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
             np.zeros((12, MAX_LANES), np.int64), np.zeros((4, MAX_LANES), np.float64),
-            np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64))
+            np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64),
+            np.zeros(len(enc.exe_op), np.int64))
         if err[0]:
             raise _core_fault(program, core_id, err, max_instructions, slot_labels)
         if n_acc <= capacity:
