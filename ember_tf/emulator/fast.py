@@ -195,7 +195,7 @@ _poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, 
 _peek_u16, _poke_u16 = _peek(types.uint16), _poke(types.uint16)  # float16 and bfloat16 elements, as bits
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
     """out[j] = slot[elements[j]] for j < n, as float64 and int64 (bounds already checked)."""
     base = slot_addr[slot]
@@ -536,7 +536,7 @@ def _vl(vector_bytes, dtype):
 SCRATCH = 32  # vector rows 32..35 hold converted copies of operands
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _source(vf, vi, v_dtype, v_len, r, dtype, count, scratch):
     """The row holding register r as `count` lanes of dtype: r itself when it
     already is that, else a converted copy in row `scratch` (missing lanes 0)."""
@@ -983,7 +983,7 @@ def _fop(op, p, q, dtype):
     return _round(_f64_op(op, p, q), dtype)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
     """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked)."""
     if dtype == F32:
@@ -1009,7 +1009,7 @@ def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
             out_i[j] = _peek_i64(base + 8 * j)
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _store_many(slot_addr, dtype, slot, elements, n, values_f, values_i):
     """slot[elements[j]] = values[j]; only output slots are stored to (the verifier ensures it)."""
     base = slot_addr[slot]
