@@ -8,9 +8,8 @@ bits, register numbers and enum values in range); checks that need the kernel
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import numpy as np
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa.opcodes import (
@@ -164,10 +163,6 @@ def decode(word: int) -> Instruction:
     if word & ~used & 0xFFFFFFFFFFFFFFFF:
         raise ValueError(f"{spec.mnemonic}: bits set outside its operand fields")
     return Instruction(spec, tuple(args))
-
-
-def encode_all(instructions: Iterable[Instruction]) -> np.ndarray:
-    return np.array([encode(i) for i in instructions], dtype=np.uint64)
 
 
 def decode_all(words: Sequence[int]) -> list[Instruction]:

@@ -36,7 +36,6 @@ class AddressMap:
 class CoreActivity:
     core_id: int
     entry_bytes: np.ndarray          # per queue entry, in marshal order
-    entry_is_token: np.ndarray       # bool per entry
     entry_iterations: np.ndarray     # access-unit stream evaluations before each entry
     trailing_iterations: int         # evaluations after the last entry
     au_entry: np.ndarray             # per access-unit line request: the entry it precedes
@@ -58,7 +57,6 @@ class CoreActivity:
         return CoreActivity(
             core_id=core.core_id,
             entry_bytes=np.array([e.nbytes for e in entries], dtype=np.int64),
-            entry_is_token=np.array([type(e).__name__ == "Token" for e in entries], dtype=bool),
             entry_iterations=np.array(log.iterations if log else [], dtype=np.int64),
             trailing_iterations=access.pending_iterations if access is not None else 0,
             au_entry=np.array(log.entry if log else [], dtype=np.int64),

@@ -1088,10 +1088,11 @@ class _Encoded:
         self.st_contiguous = np.array([_is_row_slice(program, s) for s in order], np.bool_)
         self.st_direct = np.full(n_st, -1, np.int64)
         self.tu_row_copy = np.full(n_tu, -1, np.int64)
-        for buffer, source in _direct_buffers(program, self.st_contiguous, new):
+        readers, pushed = _readers(program), _pushed(program)
+        for buffer, source in _direct_buffers(program, self.st_contiguous, new, readers, pushed):
             self.st_direct[new[source]], self.st_direct[new[buffer]] = new[buffer], -2
             tu = program.tus[program.streams[source].tu]
-            if _is_row_copy(program, tu, source, buffer):
+            if _is_row_copy(tu, source, buffer, readers, pushed):
                 self.tu_row_copy[tu.id] = new[source]
         starts, streams, callbacks = [0], [], []
         for tu_id in range(n_tu):
@@ -1147,18 +1148,28 @@ def _is_row_slice(program: KernelProgram, stream) -> bool:
     return index.kind is not SrcKind.STREAM or program.tus[program.streams[index.value].tu].width == 1
 
 
-def _direct_buffers(program: KernelProgram, contiguous: np.ndarray, new: dict[int, int]):
+def _readers(program: KernelProgram) -> dict[int, list[int]]:
+    """For each stream, the streams that read it as an operand."""
+    readers: dict[int, list[int]] = {}
+    for stream in program.streams.values():
+        for src in (stream.index, stream.col, stream.a, stream.b):
+            if src is not None and src.kind is SrcKind.STREAM:
+                readers.setdefault(src.value, []).append(stream.id)
+    return readers
+
+
+def _pushed(program: KernelProgram) -> set[int]:
+    """The streams some marshal rule pushes into the queue."""
+    return {rule.stream for tu in program.tus.values() for event in tu.rules for rule in tu.rules[event]
+            if rule.stream is not None}
+
+
+def _direct_buffers(program: KernelProgram, contiguous: np.ndarray, new: dict[int, int], readers, pushed):
     """(buffer, source) stream pairs whose data can be loaded straight into the queue's
     payload pool: the source is a row-slice load read by nothing but the buffer, the TU
     has no children and pushes no vector or buffer at its ite event (nothing else writes
     the pool while the fiber runs), and it has one buffer only."""
-    readers: dict[int, int] = {}
-    for stream in program.streams.values():
-        for src in (stream.index, stream.col, stream.a, stream.b):
-            if src is not None and src.kind is SrcKind.STREAM:
-                readers[src.value] = readers.get(src.value, 0) + 1
     for tu in program.tus.values():
-        pushed = {rule.stream for event in tu.rules for rule in tu.rules[event] if rule.stream is not None}
         buffers = [s for s in tu.streams if s.op == "buf"]
         ite_vectors = [r for r in tu.rules[Event.ITE] if r.stream is not None and (
             program.tus[program.streams[r.stream].tu].width > 1 or program.streams[r.stream].op == "buf")]
@@ -1166,23 +1177,19 @@ def _direct_buffers(program: KernelProgram, contiguous: np.ndarray, new: dict[in
             continue
         buffer = buffers[0]
         source = program.streams[buffer.a.value]
-        if (source.tu == tu.id and contiguous[new[source.id]] and readers.get(source.id) == 1
+        if (source.tu == tu.id and contiguous[new[source.id]] and len(readers.get(source.id, [])) == 1
                 and source.id not in pushed):
             yield buffer.id, source.id
 
 
-def _is_row_copy(program: KernelProgram, tu, source: int, buffer: int) -> bool:
+def _is_row_copy(tu, source: int, buffer: int, readers, pushed) -> bool:
     """A TU whose fiber only copies a row slice into its buffer: streams ite, the
     row-slice load, the buffer, in that order; its induction read by the load alone;
     no ite rules and no children. The fast mode then runs the fiber in one step."""
     if tu.rules[Event.ITE] or tu.children or [s.op for s in tu.streams] != ["ite", "mem", "buf"]:
         return False
     ite = tu.streams[0].id
-    readers = [s for s in program.streams.values()
-               if any(src is not None and src.kind is SrcKind.STREAM and src.value == ite
-                      for src in (s.index, s.col, s.a, s.b))]
-    pushed = any(rule.stream == ite for t in program.tus.values() for event in t.rules for rule in t.rules[event])
-    return [s.id for s in readers] == [source] and not pushed and tu.streams[2].id == buffer
+    return readers.get(ite, []) == [source] and ite not in pushed and tu.streams[2].id == buffer
 
 
 _ITEMSIZE = np.zeros(max(dtypes.BY_CODE) + 1, np.int64)
@@ -1256,7 +1263,6 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     activity = CoreActivity(
         core_id=core_id,
         entry_bytes=sizes,
-        entry_is_token=kind == K_TOKEN,
         entry_iterations=ent_iter[:n].copy(),
         trailing_iterations=int(trailing),
         au_entry=log_entry[:n_log].copy(),

@@ -53,6 +53,17 @@ class CoreTiming:
     chunk_fill: np.ndarray
 
 
+@njit(inline="always", cache=True, nogil=True)
+def _probe(keys: np.ndarray, line: int, bits: int) -> int:
+    """The slot of `line` in an open-addressing table of 2**bits keys (-1 = empty):
+    where it is, or the empty slot where it would go."""
+    mask = (1 << bits) - 1
+    slot = np.int64((np.uint64(line) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
+    while keys[slot] != -1 and keys[slot] != line:
+        slot = (slot + 1) & mask
+    return slot
+
+
 @njit(cache=True, nogil=True)
 def recency_hits(lines: np.ndarray, window: int) -> np.ndarray:
     """hit[i] = line i was accessed within the previous `window` accesses.
@@ -63,14 +74,11 @@ def recency_hits(lines: np.ndarray, window: int) -> np.ndarray:
     bits = 4
     while (1 << bits) < 2 * n:
         bits += 1
-    mask = (1 << bits) - 1
     keys = np.full(1 << bits, -1, dtype=np.int64)
     last = np.zeros(1 << bits, dtype=np.int64)
     for i in range(n):
         line = lines[i]
-        slot = np.int64((np.uint64(line) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
-        while keys[slot] != -1 and keys[slot] != line:
-            slot = (slot + 1) & mask
+        slot = _probe(keys, line, bits)
         if keys[slot] == line:
             hit[i] = i - last[slot] <= window
         keys[slot] = line
@@ -100,13 +108,10 @@ def _distinct(lines: np.ndarray) -> int:
     bits = 4
     while (1 << bits) < 2 * n:
         bits += 1
-    mask = (1 << bits) - 1
     keys = np.full(1 << bits, -1, dtype=np.int64)
     count = 0
     for i in range(n):
-        slot = np.int64((np.uint64(lines[i]) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
-        while keys[slot] != -1 and keys[slot] != lines[i]:
-            slot = (slot + 1) & mask
+        slot = _probe(keys, lines[i], bits)
         if keys[slot] == -1:
             keys[slot] = lines[i]
             count += 1
