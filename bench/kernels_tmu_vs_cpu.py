@@ -14,33 +14,9 @@ import numpy as np
 
 from ember_tf import dae_isa
 from ember_tf.emulator import Interpreter
+from workloads import KERNEL_NAMES, inputs
 
 KERNELS = pathlib.Path(__file__).resolve().parent.parent / "kernels"
-
-
-def inputs(name: str, args: argparse.Namespace, rng: np.random.Generator) -> dict:
-    table = rng.standard_normal((args.rows, args.dim)).astype(np.float32)
-    lookups = args.batch * args.pooling
-    ids = rng.integers(0, args.rows, size=lookups).astype(np.int32)
-    if name == "gather_input":
-        return {"ids": ids, "table": table}
-    if name.startswith("eb_"):
-        lengths = rng.integers(0, 2 * args.pooling + 1, size=args.batch)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-        feeds = {"table": table, "indices": rng.integers(0, args.rows, size=int(offsets[-1])).astype(np.int32),
-                 "offsets": offsets}
-        if "weighted" in name:
-            feeds["weights"] = rng.random(int(offsets[-1])).astype(np.float32)
-        return feeds
-    if name == "segment_sum":
-        return {"features": table, "src": ids, "dst": rng.integers(0, args.rows, size=lookups).astype(np.int32)}
-    if name == "spmm_csr":
-        lengths = rng.integers(0, 2 * args.pooling + 1, size=args.batch)
-        splits = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-        nnz = int(splits[-1])
-        return {"row_splits": splits, "col": rng.integers(0, args.rows, size=nnz).astype(np.int32),
-                "val": rng.standard_normal(nnz).astype(np.float32), "dense": table}
-    raise ValueError(name)
 
 
 def run(name: str, machine: str, feeds: dict):
@@ -58,8 +34,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--pooling", type=int, default=32)
     args = parser.parse_args()
-    names = ["gather_input", "eb_sum", "eb_mean", "eb_sqrtn", "eb_weighted_sum", "eb_weighted_mean",
-             "eb_weighted_sqrtn", "segment_sum", "spmm_csr"]
+    names = KERNEL_NAMES
     print(f"table {args.rows:,} x {args.dim} f32, batch {args.batch}, pooling ~{args.pooling}")
     print(f"{'kernel':20} {'tmu cycles':>12} {'cpu cycles':>12} {'cpu/tmu':>8} {'tmu GB/s':>9} {'cpu GB/s':>9}")
     ratios = []

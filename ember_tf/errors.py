@@ -25,3 +25,8 @@ class EmulationError(EmberError):
 class InputError(EmulationError):
     """The inputs a run was given are wrong: a missing or extra key, a wrong dtype or
     shape, an id out of range. The CLI names the inputs file; other faults name the model."""
+
+
+class CompileError(EmberError):
+    """A kernel cannot be compiled: an unsupported construct, or it does not fit
+    the target machine (too many traversal units, streams or registers)."""

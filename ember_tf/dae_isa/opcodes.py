@@ -236,6 +236,10 @@ _op(0x65, "vst", _EX, "memory", "slot[ri + i] = vs[i] where mask bit i is set.",
     _v("vs", _A), _SLOT_B, _x("ri", _C), ("mask", Kind.MREG, _D), _DT_E)
 _op(0x66, "vgather", _EX, "memory", "vd[i] = slot[vi[i]] where mask bit i is set, else 0 (the CPU baseline's gather).",
     _v("vd", _A), _SLOT_B, _v("vi", _C), ("mask", Kind.MREG, _D), _DT_E)
+_op(0x67, "vscatter", _EX, "memory",
+    "slot[vi[i]] = vs[i] where mask bit i is set, lanes in increasing order (of repeated indices the highest "
+    "lane wins).",
+    _v("vs", _A), _SLOT_B, _v("vi", _C), ("mask", Kind.MREG, _D), _DT_E)
 
 # ---- execute unit: vector --------------------------------------------------
 for _code, _name, _what in (

@@ -20,6 +20,8 @@ from ember_tf.errors import DaebinFormatError
 from ember_tf.version import KERNEL_VERSION, RUNTIME_VERSION, SCHEMA_VERSION
 
 MIN_RUNTIME_VERSION = "min_runtime_version"
+# Core instructions that write their slot: only WRITE slots may be named.
+STORES = ("st", "fst", "vst", "vscatter")
 # Buffer.offset of data stored after the FlatBuffer is a multiple of this.
 EXTERNAL_ALIGNMENT = 64
 
@@ -270,7 +272,7 @@ def _verify_execute(check: _Checker, where: str, kernel: fb.KernelT, program: li
             if slot.dtype != instruction.arg("dtype"):
                 check.fail(at, f"dtype {dtypes.BY_CODE[instruction.arg('dtype')].suffix} does not match slot "
                                f"{slot.name!r} ({_dtype_name(slot.dtype)})")
-            if instruction.mnemonic in ("st", "fst", "vst") and slot.access != fb.SlotAccess.WRITE:
+            if instruction.mnemonic in STORES and slot.access != fb.SlotAccess.WRITE:
                 check.fail(at, f"stores into input slot {slot.name!r}")
     if program[-1].mnemonic not in ("halt", "jmp", "br.tab"):
         check.fail(f"{where} execute_code[{len(program) - 1}]", "the program can run off its end")

@@ -46,14 +46,14 @@ _OP = {m: spec.code for m, spec in BY_MNEMONIC.items()}
  OP_LI, OP_LC, OP_PARAM, OP_MOV, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_REM, OP_AND, OP_OR, OP_XOR, OP_SHL, OP_SHR,
  OP_SLT, OP_MIN, OP_MAX, OP_ADDI, OP_MULI, OP_LF, OP_FMOV, OP_FADD, OP_FSUB, OP_FMUL, OP_FDIV, OP_FMAX, OP_FMIN,
  OP_FSQRT, OP_FCVT, OP_CTRSET, OP_CTRINC, OP_CTRGET, OP_LD, OP_ST, OP_FLD, OP_FST, OP_VLD, OP_VST, OP_VGATHER,
- OP_VADD, OP_VSUB, OP_VMUL, OP_VDIV, OP_VMAX, OP_VMIN, OP_VFMA, OP_VSCALE, OP_VSPLAT, OP_VMOV, OP_VZERO, OP_VCVT,
- OP_VREDSUM, OP_VIOTA, OP_MSET, OP_BLEN, OP_BLD) = (_OP[m] for m in (
+ OP_VSCATTER, OP_VADD, OP_VSUB, OP_VMUL, OP_VDIV, OP_VMAX, OP_VMIN, OP_VFMA, OP_VSCALE, OP_VSPLAT, OP_VMOV,
+ OP_VZERO, OP_VCVT, OP_VREDSUM, OP_VIOTA, OP_MSET, OP_BLEN, OP_BLD) = (_OP[m] for m in (
     "halt", "jmp", "beq", "bne", "blt", "bge", "cb.pop", "br.tab", "q.pop", "q.popf", "q.vpop", "q.bpop",
     "li", "lc", "param", "mov", "add", "sub", "mul", "div", "rem", "and", "or", "xor", "shl", "shr",
     "slt", "min", "max", "addi", "muli", "lf", "fmov", "fadd", "fsub", "fmul", "fdiv", "fmax", "fmin",
     "fsqrt", "fcvt", "ctr.set", "ctr.inc", "ctr.get", "ld", "st", "fld", "fst", "vld", "vst", "vgather",
-    "vadd", "vsub", "vmul", "vdiv", "vmax", "vmin", "vfma", "vscale", "vsplat", "vmov", "vzero", "vcvt",
-    "vredsum", "viota", "mset", "blen", "bld"))
+    "vscatter", "vadd", "vsub", "vmul", "vdiv", "vmax", "vmin", "vfma", "vscale", "vsplat", "vmov",
+    "vzero", "vcvt", "vredsum", "viota", "mset", "blen", "bld"))
 
 # Fault codes: err[0]; err[1:] carry the values the message needs.
 E_RANGE, E_ALU_ZERO, E_JUMP, E_EMPTY, E_KIND, E_DIV, E_BOUNDS, E_BLD, E_VDIV, E_OFF_END, E_STEPS, E_UNDRAINED = \
@@ -846,14 +846,16 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                     f[a0] = o_f[0]
                 elif a0:
                     x[a0] = o_i[0]
-        elif op == OP_VLD or op == OP_VST or op == OP_VGATHER:
+        elif op == OP_VLD or op == OP_VST or op == OP_VGATHER or op == OP_VSCATTER:
             slot, t, mask = a1, a4, m[a3]
             count = _vl(vector_bytes, t)
             n_lanes = _lanes(mask, count, lanes)
-            index_row = _source(vf, vi, v_dtype, v_len, a2, I64, count, SCRATCH) if op == OP_VGATHER else 0
+            indexed = op == OP_VGATHER or op == OP_VSCATTER
+            store = op == OP_VST or op == OP_VSCATTER
+            index_row = _source(vf, vi, v_dtype, v_len, a2, I64, count, SCRATCH) if indexed else 0
             low, high = np.int64(0), np.int64(-1)
             for j in range(n_lanes):
-                element = vi[index_row, lanes[j]] if op == OP_VGATHER else x[a2] + lanes[j]
+                element = vi[index_row, lanes[j]] if indexed else x[a2] + lanes[j]
                 elements[j] = element
                 low, high = (element, element) if j == 0 else (min(low, element), max(high, element))
             if n_lanes and (low < 0 or high >= slot_size[slot]):
@@ -865,10 +867,12 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 line = (slot_base[slot] + elements[j] * slot_itemsize[slot]) >> line_shift
                 if line != last_line:
                     if n_acc < len(acc_line):
-                        acc_token[n_acc], acc_line[n_acc], acc_store[n_acc] = current, line, op == OP_VST
+                        acc_token[n_acc], acc_line[n_acc], acc_store[n_acc] = current, line, store
                     n_acc += 1
                     last_line = line
-            if op == OP_VST:
+            if store:
+                # The indices are in `elements` already, so the scratch row may be reused; lanes
+                # store in increasing order, so of repeated vscatter indices the highest lane wins.
                 row = _source(vf, vi, v_dtype, v_len, a0, t, count, SCRATCH)
                 for j in range(n_lanes):
                     a_f[j], a_i[j] = vf[row, lanes[j]], vi[row, lanes[j]]

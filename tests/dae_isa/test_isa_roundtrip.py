@@ -159,7 +159,7 @@ def _execute_operand(kind, mnemonic, rng):
     if kind in REGISTER_COUNTS:
         return f"{kind.value}{rng.randrange(REGISTER_COUNTS[kind])}"
     if kind is Kind.SLOT:
-        stores = mnemonic in ("st", "fst", "vst")
+        stores = mnemonic in ("st", "fst", "vst", "vscatter")
         is_float = mnemonic not in ("ld", "st")
         return ("out_" if stores else "in_") + ("f32" if is_float else "i32")
     return {Kind.LABEL: "end", Kind.ICONST: "k1", Kind.FCONST: "kf0", Kind.JTABLE: "jt0", Kind.PARAM: "p1",
@@ -345,6 +345,34 @@ def test_verifier_rejects_miswired_access_configurations(bad_line, message):
         ".execute",
         "  halt",
     ])
+    model = dae_isa.assemble(source, "k.dasm")
+    with pytest.raises(DaebinFormatError, match=message):
+        dae_isa.serialize_model(model)
+
+
+def test_vscatter_word_layout_and_text_round_trip():
+    """vscatter is laid out like vgather: vs in A, slot in B, vi in C, mask in D, dtype in E."""
+    source = _kernel([".slot out float16 write rank=1 shape=[4]", ".execute",
+                      "  vscatter.f16 v31, out, v2, m7", "  halt"])
+    model = dae_isa.assemble(source, "k.dasm")
+    word = int(model.kernels[0].executeCode[0])
+    f16 = dtypes.BY_NAME["float16"].code
+    assert word == 0x67 | 31 << 8 | 0 << 16 | 2 << 24 | 7 << 32 | f16 << 48
+    assert decode(word) == Instruction(dae_isa.encoding.BY_CODE[0x67], (31, 0, 2, 7, f16))
+    text = dae_isa.disassemble(dae_isa.model_from_buffer(dae_isa.serialize_model(model)))
+    assert "vscatter.f16 v31, out, v2, m7" in text
+    assert dae_isa.serialize_model(dae_isa.assemble(text)) == dae_isa.serialize_model(model)
+
+
+@pytest.mark.parametrize("line, message", [
+    ("  vscatter.i32 v0, ids, v1, m0", "vscatter: stores into input slot 'ids'"),
+    ("  vst.i32 v0, ids, x1, m0", "vst: stores into input slot 'ids'"),
+    ("  st.i32 x2, ids, x1", "st: stores into input slot 'ids'"),
+    ("  vscatter.f32 v0, out, v1, m0", r"vscatter: dtype f32 does not match slot 'out' \(int32\)"),
+])
+def test_verifier_rejects_stores_into_inputs_and_dtype_mismatches(line, message):
+    source = _kernel([".slot ids int32 read rank=1", ".slot out int32 write rank=1 shape=[4]", ".execute",
+                      line, "  halt"])
     model = dae_isa.assemble(source, "k.dasm")
     with pytest.raises(DaebinFormatError, match=message):
         dae_isa.serialize_model(model)

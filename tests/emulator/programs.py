@@ -142,3 +142,83 @@ def pair_sum(dtype: str, suffix: str, lanes: int) -> str:
         '.signature "serving_default" subgraph=0',
         '.input "a" 0', '.input "b" 1', '.input "table" 2', '.output "out" 3',
     ]) + "\n"
+
+
+CPU_MACHINE = TMU_MACHINE.replace('"tmu"', '"cpu"').replace("access_unit=true", "access_unit=false")
+
+
+def scatter_update(dtype: str, suffix: str, lanes: int, machine: str) -> str:
+    """out = base, then out[idx[i]] = upd[i] for i in order (tf.tensor_scatter_nd_update on a
+    1-D tensor, later updates winning), with vscatter in 16-index chunks: repeated indices
+    within a chunk, a partial last chunk. `lanes` = vector_bytes / element size (the copy).
+
+    On tmu the access unit streams (idx, upd) chunks with a callback each; on cpu the core
+    loads the chunks itself."""
+    lines = [
+        f'.model version=1 description="scatter update in {dtype} ({machine})"',
+        f'.tensor 0 "base" dtype={dtype} shape=[1] signature=[-1]',
+        '.tensor 1 "idx" dtype=int32 shape=[1] signature=[-1]',
+        f'.tensor 2 "upd" dtype={dtype} shape=[1] signature=[-1]',
+        f'.tensor 3 "out" dtype={dtype} shape=[1] signature=[-1]',
+        '.kernel "scatter_update"', TMU_MACHINE if machine == "tmu" else CPU_MACHINE,
+        f".slot base {dtype} read rank=1", ".slot idx int32 read rank=1", f".slot upd {dtype} read rank=1",
+        f".slot out {dtype} write rank=1 shape=[p0]",
+        ".param p0 slot=base dim=0", ".param p1 slot=idx dim=0",
+    ]
+    if machine == "tmu":
+        lines += [
+            ".jumptable jt0 done update",
+            ".access",
+            "  tu.dns t0, parent=none, width=16, lb=0, ub=p1",
+            "  str.ite s0, tu=t0",
+            "  str.mem s1, tu=t0, slot=idx, index=s0, col=none",
+            "  str.mem s2, tu=t0, slot=upd, index=s0, col=none",
+            "  mar.opnd t0, event=ite, stream=s1",
+            "  mar.opnd t0, event=ite, stream=s2",
+            "  mar.cb t0, event=ite, id=1",
+        ]
+    lines += [
+        ".execute",
+        "        param x2, p0",
+        "        li x4, 0",
+        "copy:   bge x4, x2, scatter",  # out = base, `lanes` elements at a time
+        "        sub x5, x2, x4",
+        "        mset m2, x5",
+        f"        vld.{suffix} v2, base, x4, m2",
+        f"        vst.{suffix} v2, out, x4, m2",
+        f"        addi x4, x4, {lanes}",
+        "        jmp copy",
+    ]
+    if machine == "tmu":
+        lines += [
+            "scatter: cb.pop x1",
+            "        br.tab x1, jt0",
+            "update: q.vpop.i32 v0, m0",  # the chunk's indices; the mask has its lanes
+            f"        q.vpop.{suffix} v1, m1",
+            f"        vscatter.{suffix} v1, out, v0, m0",
+            "        jmp scatter",
+        ]
+    else:
+        lines += [
+            "scatter: param x3, p1",
+            "        li x20, 16",
+            "        li x4, 0",
+            "chunk:  bge x4, x3, done",
+            "        sub x5, x3, x4",
+            "        min x5, x5, x20",
+            "        mset m0, x5",
+            "        vld.i32 v0, idx, x4, m0",
+            f"        vld.{suffix} v1, upd, x4, m0",
+            f"        vscatter.{suffix} v1, out, v0, m0",
+            "        addi x4, x4, 16",
+            "        jmp chunk",
+        ]
+    lines += [
+        "done:   halt",
+        ".end",
+        '.subgraph "main" inputs=[0, 1, 2] outputs=[3]',
+        ".operator kernel 0 inputs=[0, 1, 2] outputs=[3]",
+        '.signature "serving_default" subgraph=0',
+        '.input "base" 0', '.input "idx" 1', '.input "upd" 2', '.output "out" 3',
+    ]
+    return "\n".join(lines) + "\n"

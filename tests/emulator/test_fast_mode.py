@@ -15,7 +15,7 @@ from ember_tf.errors import EmulationError
 from ember_tf.emulator.interpreter import _independent_waves
 from ember_tf.dae_isa import dtypes
 from ember_tf.emulator import fast
-from tests.emulator.programs import gather_pipeline, multi_table_gather, pair_sum
+from tests.emulator.programs import gather_pipeline, multi_table_gather, pair_sum, scatter_update
 
 KERNELS = pathlib.Path(__file__).resolve().parents[2] / "kernels"
 
@@ -151,6 +151,53 @@ def test_narrow_and_wide_floats_agree_with_golden_and_numpy(dtype, suffix, lanes
     assert np.array_equal(golden[0]["out"], expected)
     assert np.array_equal(fast_result[0]["out"].view(np.uint8), expected.view(np.uint8))
     assert golden[1] == fast_result[1]
+
+
+SCATTER_TYPES = [("float32", "f32", 16), ("float16", "f16", 32), ("bfloat16", "bf16", 32), ("int32", "i32", 16)]
+SCATTER_CASES = [(*t, machine) for t in SCATTER_TYPES for machine in ("tmu", "cpu")]
+
+
+def _scatter_feeds(np_dtype, size: int = 45, updates: int = 37) -> dict:
+    """37 updates: chunks of 16, 16 and a partial 5, with repeated indices; lanes 3, 9 and 14 of
+    chunk 0 alone name the last element (lane 14 must win). Element 0 is never named, so it shows
+    a masked-off lane (index 0, value 0) that stored."""
+    rng = np.random.default_rng(13)
+    idx = rng.integers(1, size - 1, size=updates).astype(np.int32)
+    idx[[3, 9, 14]] = size - 1
+    return {"base": (rng.standard_normal(size) * 100).astype(np_dtype), "idx": idx,
+            "upd": (rng.standard_normal(updates) * 100).astype(np_dtype)}
+
+
+@pytest.mark.parametrize("dtype, suffix, lanes, machine", SCATTER_CASES,
+                         ids=[f"{t[1]}-{t[3]}" for t in SCATTER_CASES])
+def test_vscatter_agrees_with_golden_and_numpy(dtype, suffix, lanes, machine):
+    np_dtype = dtypes.numpy_dtype(dtypes.BY_NAME[dtype].code)
+    model = dae_isa.serialize_model(dae_isa.assemble(scatter_update(dtype, suffix, lanes, machine)))
+    feeds = _scatter_feeds(np_dtype)
+    expected = feeds["base"].copy()
+    for i, element in enumerate(feeds["idx"]):  # in order: the last update of an index wins
+        expected[element] = feeds["upd"][i]
+    golden = _run(model, machine, "golden", feeds)
+    fast_result = _run(model, machine, "fast", feeds)
+    assert golden[0]["out"].dtype == np_dtype
+    assert np.array_equal(golden[0]["out"], expected)
+    assert np.array_equal(fast_result[0]["out"].view(np.uint8), expected.view(np.uint8))
+    assert golden[1] == fast_result[1]
+
+
+@pytest.mark.parametrize("machine", ["tmu", "cpu"])
+@pytest.mark.parametrize("bad", [45, -1])
+def test_vscatter_out_of_range_faults_alike(machine, bad):
+    model = dae_isa.serialize_model(dae_isa.assemble(scatter_update("float32", "f32", 16, machine)))
+    feeds = _scatter_feeds(np.float32)
+    feeds["idx"][20] = bad  # lane 4 of the second chunk
+    messages = []
+    for mode in ("golden", "fast"):
+        with pytest.raises(EmulationError) as error:
+            _run(model, machine, mode, feeds)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+    assert f"element {bad} outside slot 'out'" in messages[0] and "of 45 elements" in messages[0]
 
 
 def _edge_values() -> np.ndarray:

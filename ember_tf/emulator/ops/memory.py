@@ -46,3 +46,15 @@ def vgather(core, vd, slot, vi, mask, dtype):
     values = np.zeros(core.vl(t), dtype=t)
     values[lanes] = core.load_many(slot, index[lanes])
     core.v[vd] = values
+
+
+@handler("vscatter")
+def vscatter(core, vs, slot, vi, mask, dtype):
+    t = dtypes.numpy_dtype(dtype)
+    lanes = core.lanes(mask, t)
+    index = core.vector(vi, np.dtype(np.int64), core.vl(t))[lanes]
+    values = core.vector(vs, t)[lanes]
+    # Lanes store in increasing order, so of repeated indices the highest lane wins. numpy's
+    # fancy assignment promises no order, so every lane stores its index's final value.
+    final = {int(element): value for element, value in zip(index, values)}
+    core.store(slot, index, np.array([final[int(element)] for element in index], dtype=t))

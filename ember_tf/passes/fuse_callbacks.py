@@ -1,0 +1,38 @@
+"""Callback fusion, opt level 3: the per-iteration callback of a loop whose
+only child is a dense loop (one fiber per iteration, so its end event fires
+exactly once per iteration, right after the child's callbacks) is merged into
+that child's end callback: one dispatch per row instead of two (the weighted
+bags' running sum of weights joins the row's accumulation)."""
+
+from __future__ import annotations
+
+from ember_tf.ir.core import Func, walk
+
+_INVARIANT = ("arith.constant", "tensor.dim")
+
+
+def run(func: Func, target) -> None:
+    for loop in [op for op in walk(func.body) if op.name == "slc.for"]:
+        ops = loop.body.ops
+        children = [o for o in ops if o.name == "slc.for"]
+        callbacks = [o for o in ops if o.name == "slc.callback"]
+        if len(children) != 1 or len(callbacks) != 2:
+            continue
+        child = children[0]
+        first, second = callbacks
+        dense = all(v.owner is not None and v.owner.name in _INVARIANT for v in child.operands)
+        if not dense or first.attrs["event"] != "ite" or second.attrs["event"] != "end":
+            continue
+        if ops.index(first) > ops.index(child) or ops.index(second) != ops.index(child) + 1:
+            continue
+        if any(o.name == "slc.callback" for o in walk(child.body)):
+            continue
+        moved = first.body.ops
+        for op in moved:
+            op.parent = second.body
+        pops = [o for o in second.body.ops if o.name == "slc.to_val"]
+        rest = [o for o in second.body.ops if o.name != "slc.to_val"]
+        moved_pops = [o for o in moved if o.name == "slc.to_val"]
+        moved_rest = [o for o in moved if o.name != "slc.to_val"]
+        second.body.ops = moved_pops + pops + moved_rest + rest
+        ops.remove(first)
