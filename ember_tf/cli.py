@@ -56,6 +56,14 @@ def _define_machine_flags() -> dict:
 
 _MACHINE_FLAGS = _define_machine_flags()
 
+# The compiler's flags (compile now, convert once the frontends land).
+_OPT_LEVEL = flags.DEFINE_integer("opt_level", 3, "0: decoupling only, 1: +vectorize, 2: +bufferize, "
+                                  "3: +queue alignment, callback fusion, memory simplification, "
+                                  "accumulator promotion, multi-core split")
+_PRINT_IR_AFTER = flags.DEFINE_list("print_ir_after", [], "print the IR to stderr after these passes "
+                                    "(or 'all'; 'input' prints what the passes start from)")
+_DISABLE_PASS = flags.DEFINE_list("disable_pass", [], "passes to skip (see --print_ir_after=all for names)")
+
 
 def _read_text(path: str) -> str:
     try:
@@ -106,6 +114,27 @@ def cmd_demo(args: argparse.Namespace) -> None:
     output = pathlib.Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     run_demo(output)
+
+
+def cmd_compile(args: argparse.Namespace) -> None:
+    from ember_tf.compiler import CompileOptions, compile_model
+    from ember_tf.ir import embedding_ops
+
+    builders = {
+        "gather": lambda: embedding_ops.gather(args.dim, args.dtype, args.id_dtype),
+        "embedding_bag": lambda: embedding_ops.embedding_bag(args.dim, args.combiner, args.weighted, args.dtype,
+                                                             args.id_dtype, args.pooling),
+        "segment_sum": lambda: embedding_ops.segment_sum(args.dim, args.dtype, args.id_dtype),
+        "spmm_csr": lambda: embedding_ops.spmm_csr(args.dim, args.dtype, args.id_dtype),
+    }
+    if args.dim < 1:
+        raise EmberError(f"--dim must be at least 1, not {args.dim}")
+    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
+                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    content = compile_model(builders[args.op](), options)
+    _write_all({args.output: lambda f: f.write(content)})
+    print(f"wrote {args.output} ({len(content):,} bytes): {args.op} compiled at O{options.opt_level} "
+          f"for {args.target}")
 
 
 def _load_npz(path: str) -> dict[str, np.ndarray]:
@@ -202,6 +231,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
     p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
     p.set_defaults(run=cmd_run)
+
+    p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
+                                           "(--opt_level, --print_ir_after, --disable_pass)")
+    p.add_argument("op", choices=["gather", "embedding_bag", "segment_sum", "spmm_csr"])
+    p.add_argument("output", help="output .daebin")
+    p.add_argument("--dim", type=int, required=True, help="row width D of the table")
+    p.add_argument("--combiner", default="sum", choices=["sum", "mean", "sqrtn"], help="embedding_bag's combiner")
+    p.add_argument("--weighted", action="store_true", help="embedding_bag with per-id weights")
+    p.add_argument("--pooling", type=int, default=None, help="embedding_bag over fixed [B, L] ids (L), not CSR")
+    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"], help="table element type")
+    p.add_argument("--id_dtype", default="i32", choices=["i32", "i64"], help="id element type")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.set_defaults(run=cmd_compile)
 
     p = commands.add_parser("demo", help="run the built-in demonstration")
     p.add_argument("--output_dir", default="demo_output", help="where to write the demo's programs")

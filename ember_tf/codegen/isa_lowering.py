@@ -13,7 +13,8 @@ import dataclasses
 from ember_tf.codegen.target import Target
 from ember_tf.errors import CompileError
 from ember_tf.ir.core import (
-    BufferType, FloatType, Func, IndexType, MaskType, Operation, StreamType, TensorType, Value, VectorType, walk,
+    ITEMSIZE, BufferType, FloatType, Func, IndexType, MaskType, Operation, StreamType, TensorType, Value, VectorType,
+    walk,
 )
 
 _REGISTER_FILES = {"x": range(2, 32), "f": range(0, 32), "v": range(0, 32), "m": range(0, 8), "b": range(0, 4)}
@@ -296,6 +297,7 @@ class KernelLowering:
         self.last_use = _last_uses(ops)
         self.coalesce, self.fusable_mul = _coalescing(ops, self.var_home)
         self.fused, self.fma = set(), {}
+        self.divisor_only = _divisor_only_broadcasts(ops)
         self.pinned = set(pinned)
         self.live: dict[int, str] = {}
         self.row_bases: dict[tuple, str] = {}
@@ -429,10 +431,11 @@ class KernelLowering:
         dt = _suffix(t)
         rd = self.define(op.result)
         if isinstance(t, VectorType):
-            splat = self.regs.take("v", "div_no_nan")
-            self.emit(f"vsplat.{dt} {splat}, {s}")
-            self.emit(f"vdiv.{dt} {rd}, {self.use(x)}, {splat}")
-            self.regs.give(splat)
+            key = ("div_no_nan splat", scalar.uid)
+            if key not in self.row_bases:         # one splat per divisor and region
+                self.row_bases[key] = self.regs.take("v", "div_no_nan")
+                self.emit(f"vsplat.{dt} {self.row_bases[key]}, {s}")
+            self.emit(f"vdiv.{dt} {rd}, {self.use(x)}, {self.row_bases[key]}")
         else:
             self.emit(f"fdiv.{dt} {rd}, {self.use(x)}, {s}")
 
@@ -569,6 +572,8 @@ class KernelLowering:
         self.regs.give(index)
 
     def _op_vector_broadcast(self, op: Operation) -> None:
+        if op.result.uid in self.divisor_only:
+            return                                # div_no_nan reads the scalar itself
         rd = self.define(op.result)
         if _constant_float(op.operands[0]) == 0.0:
             self.emit(f"vzero.{_suffix(op.result.type)} {rd}")
@@ -590,8 +595,19 @@ class KernelLowering:
         rd = self.define(op.result)
         count = self.regs.take("x", "a mask")
         self.emit(f"sub {count}, {self.use(ub)}, {self.use(start)}")
+        if op.result.type.width < self._widest_lanes():
+            # mset sets up to 64 lanes, and an instruction on 2-byte elements runs more lanes
+            # than the IR's vectors have (they are at least 4 bytes wide): clamp the count
+            width = self.regs.take("x", "a mask")
+            self.emit(f"li {width}, {op.result.type.width}")
+            self.emit(f"min {count}, {count}, {width}")
+            self.regs.give(width)
         self.emit(f"mset {rd}, {count}")
         self.regs.give(count)
+
+    def _widest_lanes(self) -> int:
+        """The most lanes any vector instruction of this kernel runs (its narrowest tensor element)."""
+        return max(self.target.vector_bytes // ITEMSIZE[a.type.dtype] for a in self.func.args)
 
     def _op_vector_reduce_add(self, op: Operation) -> None:
         value, mask = op.operands
@@ -657,6 +673,17 @@ def _constant_float(value: Value) -> float | None:
     if op is not None and op.name == "arith.constant" and isinstance(op.attrs.get("value"), float):
         return op.attrs["value"]
     return None
+
+
+def _divisor_only_broadcasts(ops: list[Operation]) -> set[int]:
+    """Broadcasts used only as div_no_nan's divisor (it splats its safe divisor instead)."""
+    all_ops = [o for top in ops for o in _walk_op(top)]
+    candidates = {o.result.uid for o in all_ops if o.name == "vector.broadcast"}
+    for op in all_ops:
+        for i, v in enumerate(op.operands):
+            if v.uid in candidates and not (op.name == "arith.div_no_nan" and i == 1):
+                candidates.discard(v.uid)
+    return candidates
 
 
 def _coalescing(ops: list[Operation], var_home: dict[str, str]) -> tuple[dict[int, str], dict[int, int]]:

@@ -13,6 +13,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ember_tf.dae_isa import dtypes
+
 from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import AluOp, Event, SrcKind
 from ember_tf.emulator.activity import AddressMap
@@ -165,7 +167,7 @@ class GoldenAccessUnit:
             elif isinstance(value, np.ndarray):
                 mask = env[_mask_key(stream.tu)]
                 yield self.push(Operand("vector", value.astype(dtype), mask_bits(mask)))
-            elif np.issubdtype(dtype, np.floating):
+            elif dtypes.BY_NAME[np.dtype(dtype).name].is_float:     # bfloat16 is not np.floating
                 yield self.push(Operand("float", np.asarray(value, dtype=dtype)[()]))
             else:
                 yield self.push(Operand("int", int(value)))

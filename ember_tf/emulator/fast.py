@@ -1086,7 +1086,7 @@ class _Encoded:
         self.st_a = np.array([src(s.a) for s in order], np.int64).reshape(n_st, 2)
         self.st_b = np.array([src(s.b) for s in order], np.int64).reshape(n_st, 2)
         stream_dtypes = [program.stream_dtype(s.id) for s in order]
-        self.st_float = np.array([d.kind == "f" for d in stream_dtypes], np.bool_)
+        self.st_float = np.array([dtypes.BY_NAME[d.name].is_float for d in stream_dtypes], np.bool_)  # bf16 too
         self.st_dtype = np.array([dtypes.from_numpy(d) for d in stream_dtypes], np.int64)
         self.st_width = np.array([program.tus[s.tu].width for s in order], np.int64)
         self.st_contiguous = np.array([_is_row_slice(program, s) for s in order], np.bool_)
@@ -1233,6 +1233,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     kind, n = queue.kind, queue.n
     outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
     capacity = enc.log_capacity
+    initial = [o.copy() for o in outputs]
     while True:
         cycles, counts = np.zeros(n + 1, np.float64), np.zeros(8, np.int64)
         acc_token, acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
@@ -1252,8 +1253,8 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
             enc.log_capacity = max(n_acc, 1)
             break
         capacity = n_acc  # the log was short: run again from zeroed outputs with room for all of it
-        for output in outputs:
-            output[...] = 0
+        for output, start in zip(outputs, initial):
+            output[...] = start
     ent_iter, ent_dtype, ent_len, trailing = queue.ent_iter, queue.ent_dtype, queue.ent_len, queue.trailing
     log_entry, log_stream, log_line, n_log = queue.log_entry, queue.log_stream, queue.log_line, queue.n_log
     kind = kind[:n]

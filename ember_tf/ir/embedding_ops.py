@@ -7,7 +7,7 @@ everything else (rows, ids, bags) is known at run time."""
 from __future__ import annotations
 
 from ember_tf.ir.builder import Builder, accumulate
-from ember_tf.ir.core import Func
+from ember_tf.ir.core import Func, Value, clone_block, walk
 
 COMBINERS = ("sum", "mean", "sqrtn")
 
@@ -111,3 +111,43 @@ def spmm_csr(dim: int, dtype: str = "f32", id_dtype: str = "i32", name: str = "s
             with b.loop(0, dim, "d") as d:
                 accumulate(b, out, [i, d], b.binary("mulf", b.load(dense, k, d, hint="x"), a))
     return b.finish()
+
+
+def combine(funcs: list[Func], name: str) -> Func:
+    """Several operations in one kernel (e.g. a model's tables): the arguments of
+    operation i are renamed `t{i}_<name>`, their loop nests run one after the
+    other on the same access unit and core."""
+    args, names, outputs, ops = [], [], [], []
+    inputs_first = []
+    for i, func in enumerate(funcs):
+        mapping: dict[int, Value] = {}
+        renamed = {a.uid: f"t{i}_{n}" for a, n in zip(func.args, func.arg_names)}
+        for a in func.args:
+            mapping[a.uid] = Value(a.type, renamed[a.uid])
+        body = clone_block(func.body, mapping)
+        for op in walk(body):
+            for key in ("name", "var"):
+                if op.name.startswith("var.") and key in op.attrs:
+                    op.attrs[key] = f"t{i}_{op.attrs[key]}"
+        base = len(args)
+        args += [mapping[a.uid] for a in func.args]
+        names += [renamed[a.uid] for a in func.args]
+        outputs += [base + o for o in func.outputs]
+        inputs_first.append(base)
+        for op in body.ops:
+            op.parent = None
+        ops += body.ops
+    # output shapes refer to argument positions: shift them to the combined list
+    for i, func in enumerate(funcs):
+        base = inputs_first[i]
+        for o in func.outputs:
+            t = args[base + o].type
+            dim_of = tuple(None if d is None else (d[0] + base, d[1], d[2]) for d in t.dim_of)
+            args[base + o].type = type(t)(t.dtype, t.shape, dim_of)
+    combined = Func(name, args, names, outputs)
+    top = [op for op in ops if op.name in ("arith.constant", "var.decl")]   # passes look constants up at the top
+    combined.body.ops = top + [op for op in ops if op not in top]
+    ops = combined.body.ops
+    for op in ops:
+        op.parent = combined.body
+    return combined

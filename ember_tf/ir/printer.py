@@ -36,6 +36,15 @@ def print_func(func: Func) -> str:
     return "\n".join(lines) + "\n"
 
 
+def print_ops(ops: list[Operation]) -> str:
+    """A list of operations with names of their own: equal texts mean equal code."""
+    lines: list[str] = []
+    names = _Names()
+    for op in ops:
+        _print_op(op, names, 0, lines)
+    return "\n".join(lines)
+
+
 def _dims(func: Func, i: int) -> str:
     dims = func.args[i].type.dim_of
     if not any(dims):
@@ -72,10 +81,12 @@ def _print_op(op: Operation, names: _Names, depth: int, lines: list[str]) -> Non
     if op.name in _LOOPS:
         iv = names(op.body.args[0])
         lb, ub, step = (names(o) for o in op.operands[:3])
-        extra = {k: v for k, v in op.attrs.items()}
+        extra = {k: v for k, v in op.attrs.items() if k != "width"}
         attrs = f" {{{', '.join(f'{k} = {_attr(v)}' for k, v in extra.items())}}}" if extra else ""
         vec = f"<{op.attrs['width']}>" if op.attrs.get("width", 1) > 1 else ""
         lines.append(f"{pad}{op.name}{vec} {iv} = {lb} to {ub} step {step}{attrs} {{")
+    elif op.name == "arith.constant":
+        lines.append(f"{pad}{lhs}arith.constant {op.attrs['value']!r} : {op.result.type}")
     else:
         operands = ", ".join(names(o) for o in op.operands)
         attrs = {k: v for k, v in op.attrs.items()}

@@ -70,8 +70,11 @@ class _Verifier:
             self.block(region, visible, inner)
 
     def _var_decl(self, op, context):
-        if context != "root":
+        # a core loop's body keeps its parent's context: look at the block itself
+        if context != "root" or not any(o is op for o in self.func.body.ops):
             raise self.fail(op, "variables are declared at the function's top level")
+        if op.attrs["name"] in self.vars:
+            raise self.fail(op, f"variable {op.attrs['name']} declared twice")
         self.vars.add(op.attrs["name"])
 
     def _var_get(self, op, context):

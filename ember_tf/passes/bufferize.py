@@ -11,6 +11,7 @@ from __future__ import annotations
 from ember_tf.ir.core import (
     BufferType, Block, Func, IndexType, MaskType, Operation, StreamType, Value, VectorType, replace_uses, walk,
 )
+from ember_tf.passes.common import constant
 from ember_tf.passes.decoupling import to_val
 
 
@@ -32,9 +33,7 @@ def _bufferize(func: Func, loop: Operation, callback: Operation) -> None:
     parent = loop.parent
     # the core loop over the row, chunk by chunk
     d = Value(IndexType(), "d")
-    step = Operation("arith.constant", [], [Value(IndexType(), f"c{width}")], {"value": width})
-    func.body.ops.insert(0, step)
-    step.parent = func.body
+    step = constant(func, width)
     index = Operation("vector.iota", [d], [Value(VectorType(IndexType(), width), "d_vec")])
     mask = Operation("vector.mask", [d, ub], [Value(MaskType(width), "d_mask")])
     offset = Operation("arith.subi", [d, lb], [Value(IndexType(), "d_off")])
@@ -65,7 +64,7 @@ def _bufferize(func: Func, loop: Operation, callback: Operation) -> None:
     rest = [o for o in rest if o not in hoisted]       # a row-invariant broadcast happens once per row
     new_callback_ops += hoisted
     body = Block(ops=chunk + rest, args=[d])
-    core_loop = Operation("scf.for", [lb, ub, step.result], [], {}, [body])
+    core_loop = Operation("scf.for", [lb, ub, step], [], {}, [body])
     for op in body.ops:
         op.parent = body
     callback.body.ops = new_callback_ops + [core_loop]

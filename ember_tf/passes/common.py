@@ -24,3 +24,13 @@ def constant_value(value: Value) -> int | float | None:
     if op is not None and op.name == "arith.constant":
         return op.attrs["value"]
     return None
+
+
+def unique_var_name(func: Func, base: str) -> str:
+    """`base`, or `base_N`, whichever no variable of `func` is called yet."""
+    taken = {op.attrs["name"] for op in func.body.ops if op.name == "var.decl"}
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    return name

@@ -114,6 +114,8 @@ def materialize_streams(callback: Operation) -> None:
     inside = defined_in(body)
     seen: dict[int, Value] = {}
     for op in walk(body):
+        if op.name == "slc.to_val":
+            continue          # already popped
         for v in op.operands:
             if isinstance(v.type, StreamType) and v.uid not in inside and v.uid not in seen:
                 seen[v.uid] = v

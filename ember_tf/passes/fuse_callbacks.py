@@ -6,7 +6,7 @@ bags' running sum of weights joins the row's accumulation)."""
 
 from __future__ import annotations
 
-from ember_tf.ir.core import Func, walk
+from ember_tf.ir.core import Func, replace_uses, walk
 
 _INVARIANT = ("arith.constant", "tensor.dim")
 
@@ -34,5 +34,19 @@ def run(func: Func, target) -> None:
         rest = [o for o in second.body.ops if o.name != "slc.to_val"]
         moved_pops = [o for o in moved if o.name == "slc.to_val"]
         moved_rest = [o for o in moved if o.name != "slc.to_val"]
-        second.body.ops = moved_pops + pops + moved_rest + rest
+        second.body.ops = moved_pops + _dedupe(pops, moved_pops, second.body) + moved_rest + rest
         ops.remove(first)
+
+
+def _dedupe(pops, kept, body):
+    """A stream both callbacks popped is popped once."""
+    have = {op.operands[0].uid: op for op in kept}
+    left = []
+    for op in pops:
+        twin = have.get(op.operands[0].uid)
+        if twin is None:
+            left.append(op)
+            continue
+        for old, new in zip(op.results, twin.results):
+            replace_uses(body, old, new)
+    return left

@@ -23,11 +23,12 @@ class Pass:
 
 def pipeline() -> list[Pass]:
     from ember_tf.passes import (bufferize, decoupling, fuse_callbacks, promote_accumulators, queue_align,
-                                 simplify_mem, slc_to_dlc, vectorize)
+                                 simplify_mem, slc_to_dlc, split_cores, vectorize)
     return [
         Pass("decoupling", 0, decoupling.run, "access loops and streams vs core callbacks (code motion)"),
         Pass("vectorize", 1, vectorize.run, "vector traversal of rows, tail masks, vector callbacks"),
         Pass("bufferize", 2, bufferize.run, "one callback per row: the row crosses the queue as a buffer"),
+        Pass("split_cores", 3, split_cores.run, "a batch loop split into one traversal per core"),
         Pass("queue_align", 3, queue_align.run, "outer induction values as core counters, not queue traffic"),
         Pass("fuse_callbacks", 3, fuse_callbacks.run, "a loop's per-iteration callback joins its row's callback"),
         Pass("simplify_mem", 3, simplify_mem.run, "gathers/scatters at consecutive indices -> contiguous vld/vst"),
@@ -45,8 +46,11 @@ class PassManager:
                  disable: tuple[str, ...] = (), out: TextIO | None = None):
         if opt_level not in (0, 1, 2, 3):
             raise CompileError(f"opt_level must be 0, 1, 2 or 3, not {opt_level}")
-        for name in tuple(print_ir_after) + tuple(disable):
+        for name in print_ir_after:
             if name not in PASS_NAMES + ("all", "input"):
+                raise CompileError(f"unknown pass {name!r} (passes: {', '.join(PASS_NAMES)})")
+        for name in disable:     # "all" and "input" only name dumps: disabling them would do nothing
+            if name not in PASS_NAMES:
                 raise CompileError(f"unknown pass {name!r} (passes: {', '.join(PASS_NAMES)})")
         for name in disable:
             if name in REQUIRED:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from ember_tf.ir.core import (
     Block, FloatType, Func, IndexType, MaskType, Operation, Value, VectorType, clone_block, walk,
 )
-from ember_tf.passes.common import constant, constant_value
+from ember_tf.passes.common import constant, constant_value, unique_var_name
 
 
 def run(func: Func, target) -> None:
@@ -24,6 +24,23 @@ def run(func: Func, target) -> None:
         _unroll(func, loop, target.max_unroll)
     for tensor_index in func.outputs:
         _promote(func, func.args[tensor_index])
+    _drop_dead_reads(func)
+
+
+_PURE = ("var.get", "vector.mask", "vector.iota", "vector.broadcast", "arith.addi", "arith.subi", "arith.muli")
+
+
+def _drop_dead_reads(func: Func) -> None:
+    """Reads and pure arithmetic whose results nothing uses any more (a popped row
+    index after promotion) go away, until none is left."""
+    while True:
+        used = {v.uid for op in walk(func.body) for v in op.operands}
+        dead = [op for op in walk(func.body) if op.name in _PURE and op.parent is not func.body
+                and not any(r.uid in used for r in op.results)]
+        if not dead:
+            return
+        for op in dead:
+            op.parent.ops.remove(op)
 
 
 # ---- unrolling --------------------------------------------------------------
@@ -76,30 +93,38 @@ def walk_regions(op: Operation):
 
 # ---- promotion --------------------------------------------------------------
 def _promote(func: Func, tensor: Value) -> None:
-    accesses = [op for op in walk(func.body) if op.name in ("vector.load", "vector.store", "memref.load",
-                                                             "memref.store") and tensor in op.operands[:2]]
+    # every use of the tensor: one that promotion cannot rewrite (a gather or scatter at a
+    # streamed index, a scalar access) would miss the registers, so it blocks promotion
+    accesses = [op for op in walk(func.body) if any(v is tensor for v in op.operands)]
     if not accesses or tensor.type.rank != 2 or tensor.type.shape[1] is None or not any(op.name == "vector.load" for op in accesses):
         return
-    counter, chunks = None, {}
+    rows, chunks = set(), {}
     for op in accesses:
         if op.name not in ("vector.load", "vector.store"):
             return
         first = op.operands[1] if op.name == "vector.load" else op.operands[2]
         offset = constant_value(op.operands[-2])
-        if first.owner is None or first.owner.name != "var.get" or offset is None:
+        if offset is None:
             return
-        if counter not in (None, first.owner.attrs["var"]):
-            return
-        counter = first.owner.attrs["var"]
+        rows.add(_row_source(func, first))
         chunks.setdefault(offset, op.operands[-1])
-    increment = _increment_callback(func, counter)
-    if increment is None:
+    if len(rows) != 1 or None in rows or _vector_variables(func) + len(chunks) > VECTOR_REGISTER_BUDGET:
         return
+    (kind, source), = rows
+    if kind == "counter":
+        increment = _increment_callback(func, source)
+        if increment is None:
+            return
+        row = Operation("var.get", [], [Value(IndexType(), "row")], {"var": source})
+        where, at = increment.body, 0           # before the counter moves on
+    else:
+        row, where = None, source.body          # the end of every iteration of the row loop
+        at = len(where.ops)
     dtype = tensor.type.dtype
     accumulators = {}
     for offset, mask in sorted(chunks.items()):
         width = mask.type.width
-        name = f"{tensor.hint}_row{offset}"
+        name = unique_var_name(func, f"{tensor.hint}_row{offset}")
         decl = Operation("var.decl", [], [], {"name": name, "type": VectorType(FloatType(dtype), width), "init": 0.0})
         func.body.ops.insert(_after_declarations(func), decl)
         decl.parent = func.body
@@ -113,13 +138,32 @@ def _promote(func: Func, tensor: Value) -> None:
         block = op.parent
         block.ops[block.ops.index(op)] = new
         new.parent = block
-    _flush_at(func, increment, tensor, counter, accumulators, chunks)
+    _flush_at(func, where, at, row, source.body.args[0] if row is None else None, tensor, accumulators, chunks)
+
+
+def _row_source(func: Func, index: Value):
+    """('counter', name) for a queue-aligned counter, ('loop', op) for the induction
+    variable of a top-level core loop (the cpu target), else None."""
+    if index.owner is not None and index.owner.name == "var.get":
+        return ("counter", index.owner.attrs["var"])
+    loop = next((op for op in func.body.ops if op.name == "scf.for" and op.body.args[0] is index), None)
+    return ("loop", loop) if loop is not None else None
+
+
+# accumulators may take half of the 32 vector registers; the other half is for temporaries
+VECTOR_REGISTER_BUDGET = 16
+
+
+def _vector_variables(func: Func) -> int:
+    return sum(1 for op in func.body.ops if op.name == "var.decl" and isinstance(op.attrs["type"], VectorType))
 
 
 def _increment_callback(func: Func, counter: str) -> Operation | None:
     for op in walk(func.body):
-        if op.name == "slc.callback" and any(o.name == "var.set" and o.attrs["var"] == counter for o in op.body.ops):
-            return op
+        if op.name == "slc.callback" and any(o.name == "var.set" and o.attrs["var"] == counter
+                                             and o.operands[0].owner is not None
+                                             and o.operands[0].owner.name == "arith.addi" for o in op.body.ops):
+            return op      # the callback that moves the counter on (not the one that resets it)
     return None
 
 
@@ -128,11 +172,12 @@ def _after_declarations(func: Func) -> int:
                 len(func.body.ops))
 
 
-def _flush_at(func: Func, callback: Operation, tensor: Value, counter: str, accumulators: dict, chunks: dict) -> None:
-    """Store the row and clear the registers before the counter moves on."""
-    ops: list[Operation] = []
-    row = Operation("var.get", [], [Value(IndexType(), "row")], {"var": counter})
-    ops.append(row)
+def _flush_at(func: Func, block: Block, at: int, row: Operation | None, index: Value | None, tensor: Value,
+              accumulators: dict, chunks: dict) -> None:
+    """Store the row and clear the registers: before the counter moves on (`row` reads
+    it), or at the end of the row loop's iteration (`index` is its induction variable)."""
+    ops: list[Operation] = [row] if row is not None else []
+    row_index = row.result if row is not None else index
     zero = constant(func, 0.0, tensor.type.dtype)
     for offset, (name, type) in sorted(accumulators.items()):
         width = type.width
@@ -140,13 +185,13 @@ def _flush_at(func: Func, callback: Operation, tensor: Value, counter: str, accu
         value = Operation("var.get", [], [Value(type, name)], {"var": name})
         ub = constant(func, offset + min(width, _row_length(tensor) - offset))
         mask = Operation("vector.mask", [constant(func, offset), ub], [Value(MaskType(lanes), "row_mask")])
-        store = Operation("vector.store", [value.result, tensor, row.result, constant(func, offset), mask.result])
+        store = Operation("vector.store", [value.result, tensor, row_index, constant(func, offset), mask.result])
         clear = Operation("vector.broadcast", [zero], [Value(type, "zeros")])
         reset = Operation("var.set", [clear.result], [], {"var": name})
         ops += [value, mask, store, clear, reset]
-    callback.body.ops[0:0] = ops
+    block.ops[at:at] = ops
     for op in ops:
-        op.parent = callback.body
+        op.parent = block
 
 
 def _row_length(tensor: Value) -> int:

@@ -1,28 +1,35 @@
 """Queue alignment (Ember's ReplaceToValOps), opt level 3.
 
-A callback that pops the induction value of an outer loop gets it from the
-core instead: a counter variable starts at the loop's lower bound and a
-callback at the end of every iteration of that loop (after its last child
-loop) increments it. The value no longer travels through the data queue, and
-the control and data queues stay aligned. Applies to top-level loops with a
-constant lower bound (one fiber, so the counter never needs a reset)."""
+A callback that pops the induction value of an outer loop L gets it from the
+core instead: a counter variable holds it and a callback at the end of every
+iteration of L (after its last child loop) increments it. The value no longer
+travels through the data queue, and the control and data queues stay aligned.
+The counter starts at L's lower bound: set once in the prologue for a
+top-level loop with a constant bound, else at the start of every fiber of L by
+its parent's per-iteration callback (which pops the bound if it is a stream,
+as for the per-core shares of split_cores)."""
 
 from __future__ import annotations
 
 from ember_tf.ir.core import Block, Func, IndexType, Operation, Value, replace_uses, walk
-from ember_tf.passes.common import constant
+from ember_tf.passes.common import constant, constant_value, unique_var_name
+from ember_tf.passes.decoupling import materialize_streams
 
 
 def run(func: Func, target) -> None:
-    for loop in [op for op in func.body.ops if op.name == "slc.for" and op.attrs.get("width", 1) == 1]:
+    for loop in [op for op in walk(func.body) if op.name == "slc.for" and op.attrs.get("width", 1) == 1]:
         _align(func, loop)
 
 
 def _align(func: Func, loop: Operation) -> None:
     lb = loop.operands[0]
-    start = lb.owner.attrs["value"] if lb.owner is not None and lb.owner.name == "arith.constant" else None
-    children = [o for o in loop.body.ops if o.name == "slc.for"]
-    if start is None or not children:
+    top_level = loop.parent is func.body
+    parent_loop = _owner(func, loop.parent)
+    if not any(o.name == "slc.for" for o in loop.body.ops):
+        return
+    if top_level and constant_value(lb) is None:
+        return
+    if not top_level and parent_loop is None:
         return
     iv = loop.body.args[0]
     own_ite = [o for o in loop.body.ops if o.name == "slc.callback" and o.attrs["event"] == "ite"]
@@ -30,9 +37,12 @@ def _align(func: Func, loop: Operation) -> None:
             for o in cb.body.ops if o.name == "slc.to_val" and o.operands[0] is iv]
     if not pops:
         return
-    name = f"{iv.hint}_counter"
-    decl = Operation("var.decl", [], [], {"name": name, "type": IndexType(), "init": start})
+    name = unique_var_name(func, f"{iv.hint}_counter")
+    init = constant_value(lb) if top_level else 0
+    decl = Operation("var.decl", [], [], {"name": name, "type": IndexType(), "init": init})
     _prepend(func.body, decl)
+    if not top_level:
+        _reset_per_fiber(parent_loop, loop, name, lb)
     for cb, pop in pops:
         get = Operation("var.get", [], [Value(IndexType(), iv.hint)], {"var": name})
         cb.body.ops[cb.body.ops.index(pop)] = get
@@ -47,6 +57,24 @@ def _align(func: Func, loop: Operation) -> None:
         op.parent = increment.body
     loop.body.ops.append(increment)
     increment.parent = loop.body
+
+
+def _reset_per_fiber(parent: Operation, loop: Operation, name: str, lb: Value) -> None:
+    """counter = lb in the parent's per-iteration callback, which fires before the loop's fiber."""
+    callback = next((o for o in parent.body.ops if o.name == "slc.callback" and o.attrs["event"] == "ite"), None)
+    if callback is None:
+        callback = Operation("slc.callback", [], [], {"event": "ite"}, [Block()])
+        parent.body.ops.insert(parent.body.ops.index(loop), callback)
+        callback.parent = parent.body
+    reset = Operation("var.set", [lb], [], {"var": name})
+    reset.parent = callback.body
+    callback.body.ops.append(reset)
+    materialize_streams(callback)
+
+
+def _owner(func: Func, block: Block) -> Operation | None:
+    """The slc.for whose body is `block`."""
+    return next((op for op in walk(func.body) if op.name == "slc.for" and op.body is block), None)
 
 
 def _prepend(block: Block, op: Operation) -> None:

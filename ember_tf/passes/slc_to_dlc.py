@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ember_tf.errors import CompileError
 from ember_tf.ir.core import Block, Func, Operation, Type, Value
+from ember_tf.ir.printer import print_ops
 
 STREAM_OPS = ("slc.mem_stream", "slc.alu_stream", "slc.buf_stream")
 
@@ -37,11 +38,15 @@ def run(func: Func, target) -> None:
         else:
             prologue.append(op)
     access = Operation("dlc.access", [], [], {}, [Block(ops=converter.access)])
-    cases = [Operation("dlc.case", [], [], {"id": i + 1, "tu": key[0], "event": key[1]}, [Block(ops=body)])
-             for i, (key, body) in enumerate(converter.cases.items())]
-    for case in cases:
-        converter.access.append(Operation("dlc.register_callback", [converter.tu_values[case.attrs["tu"]]], [],
-                                          {"event": case.attrs["event"], "id": case.attrs["id"]}))
+    cases, ids = [], {}
+    for (tu, event), body in converter.cases.items():
+        text = print_ops(body)     # the same code on several sites (split_cores' copies): one case
+        if text not in ids:
+            ids[text] = len(cases) + 1
+            cases.append(Operation("dlc.case", [], [], {"id": ids[text], "tu": tu, "event": event},
+                                   [Block(ops=body)]))
+        converter.access.append(Operation("dlc.register_callback", [converter.tu_values[tu]], [],
+                                          {"event": event, "id": ids[text]}))
     compute = Operation("dlc.compute", [], [], {}, [Block(ops=cases)])
     func.body.ops = prologue + [access, compute]
     for op in func.body.ops:

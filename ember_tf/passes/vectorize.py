@@ -16,6 +16,7 @@ from ember_tf.ir.core import (
     Block, FloatType, Func, IndexType, ITEMSIZE, MaskType, Operation, StreamType, Value, VectorType, defined_in,
     walk,
 )
+from ember_tf.passes.common import constant
 from ember_tf.passes.decoupling import to_val
 
 FLOAT_ARITH = ("arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.maxf", "arith.minf",
@@ -134,13 +135,10 @@ def _vectorize_core_loop(func: Func, loop: Operation, target) -> None:
             o.name in ("memref.load", "memref.store") and not isinstance(_element(o), FloatType) for o in ops):
         return
     width = _width(_memory_tensors(ops), target)
-    step_op = Operation("arith.constant", [], [Value(IndexType(), f"c{width}")], {"value": width})
     body = loop.body
     index = Operation("vector.iota", [iv], [Value(VectorType(IndexType(), width), f"{iv.hint}_vec")])
     mask = Operation("vector.mask", [iv, ub], [Value(MaskType(width), f"{iv.hint}_mask")])
-    func.body.ops.insert(0, step_op)      # constants live at the function's top
-    step_op.parent = func.body
-    loop.operands = [lb, ub, step_op.result]
+    loop.operands = [lb, ub, constant(func, width)]
     body.ops[:0] = [index, mask]
     for op in (index, mask):
         op.parent = body

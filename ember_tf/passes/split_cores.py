@@ -1,0 +1,86 @@
+"""Multi-core mapping, opt level 3: a top-level access loop whose iterations
+write disjoint output rows (a batch of bags, of gathered rows, of CSR rows) is
+split into one traversal per core, each a single-iteration root that computes
+its share [B*i/K, B*(i+1)/K) with ALU streams and walks it. The emulator (and
+the machine) give each root its own core, access unit and queues, so K cores
+share the DRAM bandwidth instead of one access unit bounding it.
+
+K = the target's cores divided among the kernel's top-level loops (a kernel of
+four tables on eight cores splits each table in two). Loops that scatter into
+data-dependent rows (segment sums) are not split: their cores would race."""
+
+from __future__ import annotations
+
+from ember_tf.ir.core import Block, Func, IndexType, Operation, StreamType, Value, clone_op, walk
+from ember_tf.passes.common import constant
+
+_STORES = ("memref.store", "vector.store", "vector.scatter")
+_LOADS = ("memref.load", "vector.load", "vector.gather")
+
+
+def run(func: Func, target) -> None:
+    roots = [op for op in func.body.ops if op.name == "slc.for"]
+    if not roots or target.cores < 2:
+        return
+    share = max(1, target.cores // len(roots))
+    if share < 2:
+        return
+    for loop in roots:
+        if _rows_are_private(func, loop):
+            _split(func, loop, share)
+
+
+def _rows_are_private(func: Func, loop: Operation) -> bool:
+    """Every output access inside the loop is at a row given by the loop's own index.
+    (Core variables need no check: each core runs the program afresh.)"""
+    lb = loop.operands[0]
+    if lb.owner is None or lb.owner.name != "arith.constant" or loop.attrs.get("width", 1) != 1:
+        return False
+    iv = loop.body.args[0]
+    popped = {op.results[0].uid for op in walk(loop.body) if op.name == "slc.to_val" and op.operands[0] is iv}
+    outputs = {func.args[i].uid for i in func.outputs}
+    accesses = 0
+    for op in walk(loop.body):
+        if op.name in _STORES + _LOADS:
+            tensor_at = 1 if op.name in _STORES else 0
+            if op.operands[tensor_at].uid in outputs:
+                accesses += 1
+                if op.operands[tensor_at + 1].uid not in popped:
+                    return False
+    return accesses > 0
+
+
+def _split(func: Func, loop: Operation, parts: int) -> None:
+    lb, ub, step = loop.operands
+    block = loop.parent
+    new_roots = []
+    for part in range(parts):
+        body = Block(args=[Value(StreamType(IndexType()), f"core{part}")])
+        lo = _share(func, body, ub, part, parts, "lo")
+        hi = _share(func, body, ub, part + 1, parts, "hi")
+        mapping: dict[int, Value] = {}
+        copy = clone_op(loop, mapping)
+        copy.operands = [lo, hi, step]
+        copy.parent = body
+        body.ops.append(copy)
+        for op in body.ops:
+            op.parent = body
+        root = Operation("slc.for", [constant(func, 0), constant(func, 1), step], [], {"width": 1}, [body])
+        root.parent = block
+        new_roots.append(root)
+    at = block.ops.index(loop)       # after constant() may have added constants at the top
+    block.ops[at:at + 1] = new_roots
+
+
+def _share(func: Func, body: Block, ub: Value, part: int, parts: int, hint: str) -> Value:
+    """ub * part / parts as a stream of the root (or an invariant at the ends)."""
+    if part == 0:
+        return constant(func, 0)
+    if part == parts:
+        return ub
+    product = Operation("slc.alu_stream", [ub, constant(func, part)], [Value(StreamType(IndexType()), f"{hint}_x")],
+                        {"op": "mul"})
+    quotient = Operation("slc.alu_stream", [product.result, constant(func, parts)],
+                         [Value(StreamType(IndexType()), hint)], {"op": "div"})
+    body.ops += [product, quotient]
+    return quotient.result
