@@ -38,7 +38,7 @@ def main() -> None:
     for label, level, disabled in VARIANTS:
         options = CompileOptions(target=args.machine, opt_level=level, disable_pass=disabled)
         interpreter = Interpreter(model_content=compile_model(embedding_ops.embedding_bag(args.dim), options),
-                                  machine=args.machine)
+                                  machine=args.machine, mode="fast")
         out = interpreter.get_signature_runner()(**feeds)["out"]
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)
         s = interpreter.last_stats

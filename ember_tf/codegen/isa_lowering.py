@@ -171,11 +171,12 @@ class KernelLowering:
                 words.append(f"mar.cb {self.tus[op.operands[0].uid]}, event={op.attrs['event']}, id={op.attrs['id']}")
         return words + groups
 
-    def _new_stream(self, value: Value) -> str:
+    def _new_stream(self, value: Value | None) -> str:
+        """The next stream id, for `value` (None: a helper stream of the lowering's own)."""
         name = f"s{len(self.streams)}"
         if len(self.streams) >= 255:
             raise CompileError(f"{self.func.name}: the kernel does not fit the target: more than 255 streams")
-        self.streams[value.uid] = name
+        self.streams[value.uid if value is not None else ("helper", len(self.streams))] = name
         return name
 
     def _tu(self, op: Operation, words: list[str], groups: list[str], depth: dict) -> None:
@@ -198,19 +199,33 @@ class KernelLowering:
         else:
             groups.append(f"tu.group {name}, layer={layer}, mode=single, lanes=1")
 
+    def _column(self, tensor: Value, trailing: list[Value], tu: str, words: list[str]) -> str:
+        """The element offset within a row of `tensor` (everything after its first
+        index): one index as it is, more folded row-major with ALU streams."""
+        column = self.src(trailing[0])
+        slot = self.slot_of[tensor.uid]
+        for axis, index in enumerate(trailing[1:], start=2):
+            size = tensor.type.shape[axis]
+            extent = str(size) if size is not None else f"p{self.param(slot, axis)}"
+            scaled = self._new_stream(None)
+            words.append(f"str.alu {scaled}, tu={tu}, op=mul, a={column}, b={extent}")
+            column = self._new_stream(None)
+            words.append(f"str.alu {column}, tu={tu}, op=add, a={scaled}, b={self.src(index)}")
+        return column
+
     def _stream(self, op: Operation, words: list[str]) -> None:
         tu = f"t{op.attrs['tu']}"
-        name = self._new_stream(op.result)
         if op.name == "slc.mem_stream":
             tensor, *index = op.operands
-            if len(index) > 2:
-                raise CompileError(f"{self.slot(tensor)}: access-unit loads of rank > 2 tensors are not supported")
-            col = self.src(index[1]) if len(index) == 2 else "none"
+            col = self._column(tensor, index[1:], tu, words) if len(index) > 1 else "none"
+            name = self._new_stream(op.result)
             words.append(f"str.mem {name}, tu={tu}, slot={self.slot(tensor)}, index={self.src(index[0])}, col={col}")
         elif op.name == "slc.alu_stream":
+            name = self._new_stream(op.result)
             a, b = op.operands
             words.append(f"str.alu {name}, tu={tu}, op={op.attrs['op']}, a={self.src(a)}, b={self.src(b)}")
         else:
+            name = self._new_stream(op.result)
             words.append(f"str.buf {name}, tu={tu}, src={self.src(op.operands[0])}")
 
     # ---- the whole kernel ---------------------------------------------------
@@ -262,22 +277,22 @@ class KernelLowering:
 
     def _text(self, access_words: list[str], table: list[str] | None, version: int) -> str:
         func = self.func
-        out = [f'.kernel "{func.name}" version={version}', self.target.machine_directive()]
+        out = []
         for n, i in enumerate(self.slot_order):
             t: TensorType = func.args[i].type
             line = f".slot {func.arg_names[i]} {_DTYPE_NAMES[t.dtype]} {'write' if i in func.outputs else 'read'} rank={t.rank}"
             if i in func.outputs:
                 dims = []
-                for static, dim in zip(t.shape, t.dim_of or (None,) * t.rank):
-                    if dim is None:
-                        dims.append(str(static))
-                    else:
-                        arg, axis, add = dim
-                        dims.append(f"p{self.param(self.slot_of[func.args[arg].uid], axis, add)}")
+                for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):
+                    dims.append(str(static) if size is None else f"p{self._size_param(size)}")
                 line += f" shape=[{', '.join(dims)}]"
             out.append(line)
         for n, (slot, axis, add) in enumerate(self.params):
-            out.append(f".param p{n} slot={func.arg_names[self.slot_order[slot]]} dim={axis} add={add}")
+            what = f"element={axis[1]}" if isinstance(axis, tuple) else f"dim={axis}"
+            out.append(f".param p{n} slot={func.arg_names[self.slot_order[slot]]} {what} add={add}")
+        if any(isinstance(axis, tuple) for _, axis, _ in self.params):
+            version = max(version, 2)            # element params need kernel version 2 (dae_isa verifier)
+        out[:0] = [f'.kernel "{func.name}" version={version}', self.target.machine_directive()]
         out += [f".const k{n} {v}" for n, v in enumerate(self.consts)]
         out += [f".fconst kf{n} {float(v).hex()}" for n, v in enumerate(self.fconsts)]
         if table:
@@ -327,7 +342,7 @@ class KernelLowering:
 
     def define(self, value: Value) -> str:
         if value.uid in self.coalesce:           # computed straight into the variable it is stored to
-            register = self.coalesce[value.uid]
+            register = self.var_home[self.coalesce[value.uid]]
             self.home[value.uid] = register
             return register
         register = self.regs.take(register_file(value.type), f"{self.func.name}: {value.hint or 'a value'}")
@@ -503,13 +518,27 @@ class KernelLowering:
                 self.emit(f"muli {register}, {register}, {size}")
             else:
                 scratch = self.regs.take("x", "an address")
-                self.emit(f"param {scratch}, p{self.param(slot, axis)}")
+                self.emit(f"param {scratch}, p{self._dim_param(tensor, slot, axis)}")
                 self.emit(f"mul {register}, {register}, {scratch}")
                 self.regs.give(scratch)
             if axis < len(leading):
                 self.emit(f"add {register}, {register}, {self.use(leading[axis])}")
         self.row_bases[key] = register
         return register
+
+    def _dim_param(self, tensor: Value, slot: int, axis: int) -> int:
+        """The param holding a run-time dim: an output's dims are those of the inputs
+        its shape names (params may only read input shapes)."""
+        dim_of = tensor.type.dim_of
+        if dim_of and dim_of[axis] is not None:
+            return self._size_param(dim_of[axis])
+        return self.param(slot, axis)
+
+    def _size_param(self, size) -> int:
+        slot = self.slot_of[self.func.args[size.arg].uid]
+        if size.element is not None:
+            return self.param(slot, ("element", size.element), size.add)
+        return self.param(slot, size.axis, size.add)
 
     def _op_memref_load(self, op: Operation) -> None:
         tensor, *indices = op.operands
@@ -687,6 +716,7 @@ def _divisor_only_broadcasts(ops: list[Operation]) -> set[int]:
 
 
 def _coalescing(ops: list[Operation], var_home: dict[str, str]) -> tuple[dict[int, str], dict[int, int]]:
+    # (value uid -> the variable's name: its register is looked up when the value is defined)
     """Values computed only to be stored into a variable by the very next op get
     the variable's register (no copy). Also the vector multiplies that can fold
     into a vfma with the add after them: acc' = acc + x * y, acc' into acc's
@@ -698,11 +728,12 @@ def _coalescing(ops: list[Operation], var_home: dict[str, str]) -> tuple[dict[in
             use_count[v.uid] = use_count.get(v.uid, 0) + 1
         blocks += [r.ops for r in op.regions]
     coalesce, fusable = {}, {}
+    declared = set(var_home) | {o.attrs["name"] for top in ops for o in _walk_op(top) if o.name == "var.decl"}
     for block in blocks:
         for first, second in zip(block, block[1:]):
             if second.name == "var.set" and len(first.results) == 1 and first.results[0] is second.operands[0] \
-                    and use_count.get(first.results[0].uid) == 1 and second.attrs["var"] in var_home:
-                coalesce[first.results[0].uid] = var_home[second.attrs["var"]]
+                    and use_count.get(first.results[0].uid) == 1 and second.attrs["var"] in declared:
+                coalesce[first.results[0].uid] = second.attrs["var"]
         for i, mul in enumerate(block):
             rest = [o for o in block[i + 1:i + 4] if o.name != "var.get"]   # the accumulator's read may sit between
             if mul.name != "arith.mulf" or len(rest) < 2:

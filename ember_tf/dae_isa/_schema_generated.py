@@ -25,6 +25,11 @@ class SlotAccess(object):
     WRITE = 1
 
 
+class ParamKind(object):
+    DIM = 0
+    ELEMENT = 1
+
+
 class HostFormat(object):
     GRAPH_DEF = 0
     HLO_MODULE = 1
@@ -628,8 +633,22 @@ class KernelParam(object):
             return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
         return 0
 
+    # KernelParam
+    def Kind(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int8Flags, o + self._tab.Pos)
+        return 0
+
+    # KernelParam
+    def Element(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
 def KernelParamStart(builder):
-    builder.StartObject(3)
+    builder.StartObject(5)
 
 def KernelParamAddSlot(builder, slot):
     builder.PrependInt32Slot(0, slot, 0)
@@ -639,6 +658,12 @@ def KernelParamAddDim(builder, dim):
 
 def KernelParamAddAdd(builder, add):
     builder.PrependInt64Slot(2, add, 0)
+
+def KernelParamAddKind(builder, kind):
+    builder.PrependInt8Slot(3, kind, 0)
+
+def KernelParamAddElement(builder, element):
+    builder.PrependInt64Slot(4, element, 0)
 
 def KernelParamEnd(builder):
     return builder.EndObject()
@@ -653,10 +678,14 @@ class KernelParamT(object):
         slot = 0,
         dim = 0,
         add = 0,
+        kind = 0,
+        element = 0,
     ):
         self.slot = slot  # type: int
         self.dim = dim  # type: int
         self.add = add  # type: int
+        self.kind = kind  # type: int
+        self.element = element  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -682,6 +711,8 @@ class KernelParamT(object):
         self.slot = kernelParam.Slot()
         self.dim = kernelParam.Dim()
         self.add = kernelParam.Add()
+        self.kind = kernelParam.Kind()
+        self.element = kernelParam.Element()
 
     # KernelParamT
     def Pack(self, builder):
@@ -689,6 +720,8 @@ class KernelParamT(object):
         KernelParamAddSlot(builder, self.slot)
         KernelParamAddDim(builder, self.dim)
         KernelParamAddAdd(builder, self.add)
+        KernelParamAddKind(builder, self.kind)
+        KernelParamAddElement(builder, self.element)
         kernelParam = KernelParamEnd(builder)
         return kernelParam
 

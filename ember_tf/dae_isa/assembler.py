@@ -431,16 +431,34 @@ class _KernelAssembler:
         return self.asm.integer(token)
 
     def _d_param(self) -> None:
+        """.param pN slot=S dim=D [add=A]      dimension D of S's shape, plus A
+        .param pN slot=S element=E [add=A]  S's flat element E (negative: from the end), plus A"""
         asm = self.asm
         name_token, = asm.positional(1)
-        asm.check_keywords(("slot", "dim", "add"))
+        asm.check_keywords(("slot", "dim", "element", "add"))
         asm.sequential(name_token, "p", len(self.kernel.params))
         param = fb.KernelParamT()
         param.slot = self.slot_index(asm.keyword("slot"))
-        param.dim = asm.integer(asm.keyword("dim"))
+        dim, element = asm.keyword("dim", required=False), asm.keyword("element", required=False)
+        if dim is None and element is None:
+            raise asm.fail(asm.line.head, ".param needs dim= (a dimension of the slot's shape) or element= "
+                                          "(an element of the slot's tensor)")
+        if dim is not None and element is not None:
+            raise asm.fail(element, ".param takes dim= or element=, not both")
+        if dim is not None:
+            param.kind, param.dim = fb.ParamKind.DIM, self._fits(dim, 32)
+        else:
+            param.kind, param.dim, param.element = fb.ParamKind.ELEMENT, 0, self._fits(element, 64)
         add = asm.keyword("add", required=False)
-        param.add = asm.integer(add) if add else 0
+        param.add = self._fits(add, 64) if add else 0
         self.kernel.params.append(param)
+
+    def _fits(self, token: _Token, bits: int) -> int:
+        """The integer of token, which must fit a signed field of `bits` bits."""
+        value = self.asm.integer(token)
+        if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+            raise self.asm.fail(token, f"{value} does not fit a signed {bits}-bit field")
+        return value
 
     def _d_const(self) -> None:
         name_token, value_token = self.asm.positional(2)

@@ -75,7 +75,8 @@ class _KernelPrinter:
                 line += f" shape=[{dims}]"
             out.append(line)
         for i, param in enumerate(k.params or []):
-            out.append(f".param p{i} slot={self.slot_names[param.slot]} dim={param.dim} add={param.add}")
+            source = f"element={param.element}" if param.kind == fb.ParamKind.ELEMENT else f"dim={param.dim}"
+            out.append(f".param p{i} slot={self.slot_names[param.slot]} {source} add={param.add}")
         for i, value in enumerate(_seq(k.intConstants)):
             out.append(f".const k{i} {int(value)}")
         for i, value in enumerate(_seq(k.floatConstants)):

@@ -48,7 +48,7 @@ TABLES: dict[str, tuple] = {
     "Buffer": _fields("data offset size", vec("B"), "Q", "Q"),
     "Tensor": _fields("name shape shape_signature dtype buffer", STRING, vec("q"), vec("q"), "b", "I"),
     "KernelSlot": _fields("name dtype rank access shape", STRING, "b", "i", "b", vec("q")),
-    "KernelParam": _fields("slot dim add", "i", "i", "q"),
+    "KernelParam": _fields("slot dim add kind element", "i", "i", "q", "b", "q"),
     "MachineParams": _fields(
         "name lanes traversal_groups lane_storage_bytes outstanding_requests vector_bytes queue_chunk_bytes "
         "has_access_unit", STRING, "I", "I", "I", "I", "I", "I", "B"),

@@ -201,11 +201,7 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     for i, slot in enumerate(slots):
         _verify_slot(check, f"{where} slot {i}", slot, _count(kernel.params))
     for i, param in enumerate(kernel.params or []):
-        check.index(param.slot, len(slots), f"{where} param {i}", "slot")
-        if slots[param.slot].access != fb.SlotAccess.READ:
-            check.fail(f"{where} param {i}", "a parameter reads the shape of an input slot, not an output")
-        if param.dim < 0 or param.dim >= slots[param.slot].rank:
-            check.fail(f"{where} param {i}", f"dimension {param.dim} outside rank {slots[param.slot].rank}")
+        _verify_param(check, f"{where} param {i}", param, slots, kernel.version or 0)
     for t, table in enumerate(kernel.jumpTables or []):
         for target in _ints(table.targets):
             check.index(target, _count(kernel.executeCode), f"{where} jump table {t}", "jump target")
@@ -218,6 +214,36 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     _AccessChecker(check, where, kernel).run(access)
     _verify_execute(check, where, kernel, execute)
     return access, execute
+
+
+# Slot dtypes an ELEMENT param may read.
+ELEMENT_PARAM_DTYPES = (dtypes.BY_NAME["int32"].code, dtypes.BY_NAME["int64"].code)
+
+
+def _verify_param(check: _Checker, where: str, param: fb.KernelParamT, slots: Sequence[fb.KernelSlotT],
+                  kernel_version: int) -> None:
+    slot = slots[check.index(param.slot, len(slots), where, "slot")]
+    kind = param.kind
+    if kind == fb.ParamKind.DIM:
+        if slot.access != fb.SlotAccess.READ:
+            check.fail(where, "a parameter reads the shape of an input slot, not an output")
+        if param.dim < 0 or param.dim >= slot.rank:
+            check.fail(where, f"dimension {param.dim} outside rank {slot.rank}")
+        if param.element:
+            check.fail(where, f"a dimension parameter has element 0, not {param.element}")
+    elif kind == fb.ParamKind.ELEMENT:
+        if slot.access != fb.SlotAccess.READ:
+            check.fail(where, f"an element parameter reads an input slot, not output slot {slot.name!r}")
+        if slot.dtype not in ELEMENT_PARAM_DTYPES:
+            check.fail(where, f"an element parameter reads an int32 or int64 slot, not {slot.name!r} "
+                              f"({_dtype_name(slot.dtype)})")
+        if param.dim:
+            check.fail(where, f"an element parameter has dim 0, not {param.dim}")
+        if kernel_version < 2:
+            check.fail(where, "an element parameter needs kernel version 2 (a version-1 runtime would read it "
+                              "as a dimension)")
+    else:
+        check.fail(where, f"unknown parameter kind {kind} (0: DIM, 1: ELEMENT)")
 
 
 def _verify_slot(check: _Checker, where: str, slot: fb.KernelSlotT, n_params: int) -> None:

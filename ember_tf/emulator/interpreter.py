@@ -195,16 +195,16 @@ class Interpreter:
             raise EmulationError(f"kernel '{program.name}' was compiled for {compiled_for.vectorBytes}-byte vectors, "
                                  f"machine '{machine.name}' has {machine.vector_bytes}")
         inputs = [values[int(t)] for t in op.inputs]
-        params = [_param(p, inputs, program) for p in program.kernel.params or []]
         labels = self._labels(op)
-        for p, value in zip(program.kernel.params or [], params):
-            if value < 0:
-                raise InputError(f"{labels[p.slot]} has {inputs[p.slot].shape[p.dim]} elements in dimension "
-                                     f"{p.dim}; kernel '{program.name}' needs at least {-p.add}")
+        params = [_param(p, inputs, labels, program) for p in program.kernel.params or []]
         outputs = []
         for slot, tensor_index in zip(program.kernel.slots[len(inputs):], op.outputs):
             shape = [int(d) if d >= 0 else params[-int(d) - 1] for d in slot.shape]
-            outputs.append(np.zeros(shape, dtype=dtypes.numpy_dtype(slot.dtype)))
+            try:
+                outputs.append(np.zeros(shape, dtype=dtypes.numpy_dtype(slot.dtype)))
+            except (ValueError, MemoryError):  # a size read from an input element can be anything
+                raise InputError(f"kernel '{program.name}': cannot allocate output '{slot.name}' of shape "
+                                 f"{shape} ({dtypes.BY_CODE[slot.dtype].name})") from None
             values[int(tensor_index)] = outputs[-1]
         arrays = inputs + outputs
         address_map = AddressMap(
@@ -253,10 +253,31 @@ def _fast_core():
 _MODES = {"golden": lambda: run_golden_core, "fast": _fast_core}
 
 
-def _param(param: fb.KernelParamT, inputs: list[np.ndarray], program: KernelProgram) -> int:
+INT64_MAX = (1 << 63) - 1
+
+
+def _param(param: fb.KernelParamT, inputs: list[np.ndarray], labels: list[str], program: KernelProgram) -> int:
+    """A param's value: a dimension or an element of an input, plus `add`. Params size
+    outputs and bound loops, so a negative value (or one past int64) is an input error."""
     if param.slot >= len(inputs):
         raise EmulationError(f"kernel '{program.name}': a parameter reads output slot {param.slot}")
-    return int(inputs[param.slot].shape[param.dim]) + int(param.add)
+    array, label, add = inputs[param.slot], labels[param.slot], int(param.add)
+    if param.kind == fb.ParamKind.ELEMENT:
+        flat, element = array.reshape(-1), int(param.element)
+        if not -flat.size <= element < flat.size:
+            raise InputError(f"{label} has {flat.size} elements; kernel '{program.name}' reads its element "
+                             f"{element}{' (from the end)' if element < 0 else ''}")
+        base = int(flat[element])
+        what = f"{label} has {base} at element {element}"
+    else:
+        base = int(array.shape[param.dim])
+        what = f"{label} has {base} elements in dimension {param.dim}"
+    value = base + add
+    if value < 0:
+        raise InputError(f"{what}; kernel '{program.name}' needs at least {-add}")
+    if value > INT64_MAX:
+        raise InputError(f"{what}; kernel '{program.name}' adds {add}, past the int64 range")
+    return value
 
 
 def _assign_roots(program: KernelProgram, cores: int) -> list[list[int]]:

@@ -7,7 +7,7 @@ import contextlib
 from typing import Iterator
 
 from ember_tf.ir.core import (
-    INDEX, Block, FloatType, Func, Operation, TensorType, Type, Value, element_type,
+    INDEX, Block, FloatType, Func, Operation, SizeOf, TensorType, Type, Value, element_type,
 )
 
 INT_BINARY = ("addi", "subi", "muli", "divi", "remi", "mini", "maxi")
@@ -26,13 +26,20 @@ class Builder:
     def input(self, name: str, dtype: str, shape: tuple[int | None, ...]) -> Value:
         return self._arg(name, TensorType(dtype, tuple(shape)))
 
-    def output(self, name: str, dtype: str, shape: tuple[int | tuple[Value, int, int], ...]) -> Value:
-        """`shape` entries: an int, or (input tensor, axis, add) for a run-time dim."""
+    def output(self, name: str, dtype: str, shape: tuple) -> Value:
+        """`shape` entries: an int, (input tensor, axis, add) for a run-time dim, or
+        (input tensor, "element", index, add) for the value of an input's element."""
         static = tuple(d if isinstance(d, int) else None for d in shape)
-        dim_of = tuple(None if isinstance(d, int) else (self.func.arg_index(d[0]), d[1], d[2]) for d in shape)
+        dim_of = tuple(None if isinstance(d, int) else self._size_of(d) for d in shape)
         value = self._arg(name, TensorType(dtype, static, dim_of))
         self.func.outputs.append(len(self.func.args) - 1)
         return value
+
+    def _size_of(self, spec: tuple) -> SizeOf:
+        arg = self.func.arg_index(spec[0])
+        if spec[1] == "element":
+            return SizeOf(arg, element=spec[2], add=spec[3])
+        return SizeOf(arg, axis=spec[1], add=spec[2])
 
     def _arg(self, name: str, type: TensorType) -> Value:
         if name in self.func.arg_names:
@@ -69,7 +76,13 @@ class Builder:
         size = tensor.type.shape[axis]
         if size is not None:
             return self.const(size)
-        return self.emit("tensor.dim", [tensor], [INDEX], f"{tensor.hint}_d{axis}", axis=axis).result
+        key = ("dim", tensor.uid, axis)
+        if key not in self._constants:      # like constants: once, at the function's top
+            op = Operation("tensor.dim", [tensor], [Value(INDEX, f"{tensor.hint}_d{axis}")], {"axis": axis})
+            op.parent = self.func.body
+            self.func.body.ops.insert(len(self._constants), op)
+            self._constants[key] = op.result
+        return self._constants[key]
 
     def binary(self, op: str, a: Value | int, b: Value | int, hint: str = "") -> Value:
         a, b = self._int(a), self._int(b)

@@ -75,14 +75,29 @@ class StreamType(Type):
 
 
 @dataclasses.dataclass(frozen=True)
+class SizeOf:
+    """A run-time size, known when the kernel starts: dimension `axis` of argument
+    `arg`, or (with `element` set) the value of that integer argument's flat element
+    `element` (negative from the end), plus `add`."""
+
+    arg: int
+    axis: int | None = None
+    element: int | None = None
+    add: int = 0
+
+    def moved(self, by: int) -> "SizeOf":
+        return dataclasses.replace(self, arg=self.arg + by)
+
+
+@dataclasses.dataclass(frozen=True)
 class TensorType(Type):
     """A kernel argument. `shape` entries are ints (static) or None (known at run
-    time). A written tensor's run-time dims are given by `dim_of` entries:
-    (argument index, axis, add) so the runtime can allocate it."""
+    time). A written tensor's run-time dims are given by `dim_of` entries so the
+    runtime can allocate it."""
 
     dtype: str
     shape: tuple[int | None, ...]
-    dim_of: tuple[tuple[int, int, int] | None, ...] = ()
+    dim_of: tuple[SizeOf | None, ...] = ()
 
     @property
     def rank(self) -> int:

@@ -54,8 +54,9 @@ def _dims(func: Func, i: int) -> str:
         if d is None:
             parts.append(str(static))
         else:
-            arg, axis, add = d
-            parts.append(f"dim({func.arg_names[arg]}, {axis})" + (f" {'+' if add > 0 else '-'} {abs(add)}" if add else ""))
+            what = f"dim({func.arg_names[d.arg]}, {d.axis})" if d.element is None else \
+                f"{func.arg_names[d.arg]}[{d.element}]"
+            parts.append(what + (f" {'+' if d.add > 0 else '-'} {abs(d.add)}" if d.add else ""))
     return f" {{shape = [{', '.join(parts)}]}}"
 
 

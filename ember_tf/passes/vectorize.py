@@ -57,15 +57,18 @@ def _last_index_only(iv: Value, ops: list[Operation]) -> bool:
 
 
 def _vectorizable_body(ops: list[Operation], vector_values: set[int]) -> bool:
+    """Every op that reads a vector value (or one computed from it) has a vector form."""
+    vectors = set(vector_values)
     for op in ops:
-        if op.name in ("slc.to_val", "memref.load", "memref.store") or op.name in FLOAT_ARITH:
-            continue
-        if op.name == "arith.constant":
-            continue
-        if any(v.uid in vector_values for v in op.operands):
-            return False      # integer arithmetic on the vector index, var updates, ...
-        if op.regions:
+        touches = any(v.uid in vectors for v in op.operands)
+        if op.regions and (touches or any(v.uid in vectors for o in walk(op.body) for v in o.operands)):
             return False
+        if not touches:
+            continue
+        if op.name in ("memref.load", "memref.store", "slc.to_val") or op.name in FLOAT_ARITH:
+            vectors.update(r.uid for r in op.results)
+            continue
+        return False      # integer arithmetic on the vector index, a variable update (a reduction), ...
     return True
 
 

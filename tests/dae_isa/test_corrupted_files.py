@@ -398,6 +398,27 @@ variant("jump_table_target", r"jump table 0: jump target index 999 out of range 
         edited(lambda m: setattr(m.kernels[0].jumpTables[0], "targets", [0, 999])))
 variant("param_slot_index", r"param 0: slot index 5 out of range \(0\.\.2\)",
         edited(lambda m: setattr(m.kernels[0].params[0], "slot", 5)))
+
+
+def _element_param(slot: int, **fields):
+    """Turns param 0 (ids dim 0) into an ELEMENT param of `slot`, then sets `fields`."""
+    def edit(model: fb.ModelT) -> None:
+        param = model.kernels[0].params[0]
+        param.kind, param.slot, param.dim, param.element = fb.ParamKind.ELEMENT, slot, 0, -1
+        for name, value in fields.items():
+            setattr(param, name, value)
+    return edited(edit)
+
+
+variant("param_element_of_float_slot", r"kernels\[0\] 'gather_rows' param 0: an element parameter reads an int32 "
+                                       r"or int64 slot, not 'table' \(float32\)", _element_param(1))
+variant("param_element_of_output_slot", r"param 0: an element parameter reads an input slot, not output slot 'out'",
+        _element_param(2))
+variant("param_element_with_dim", r"param 0: an element parameter has dim 0, not 3", _element_param(0, dim=3))
+variant("param_dim_with_element", r"param 0: a dimension parameter has element 0, not 5",
+        edited(lambda m: setattr(m.kernels[0].params[0], "element", 5)))
+variant("param_unknown_kind", r"param 1: unknown parameter kind 7 \(0: DIM, 1: ELEMENT\)",
+        edited(lambda m: setattr(m.kernels[0].params[1], "kind", 7)))
 variant("kernel_without_machine", r"kernels\[0\] 'gather_rows': missing machine parameters",
         edited(lambda m: setattr(m.kernels[0], "machine", None)))
 
@@ -440,7 +461,8 @@ SUBPROCESS_VARIANTS = [
     "length_7fffffff_tensors", "length_7fffffff_buffers_1_data", "length_7fffffff_kernels_0_execute_code",
     "tensor_name_not_utf8", "external_offset_past_end", "schema_version_newer", "kernel_name_with_newline",
     "min_runtime_version_newer", "operator_tensor_index", "label_beyond_code", "stray_bits", "tu_undefined_parent",
-    "operator_slot_dtype_mismatch", "one_kernel_shared_1000_times",
+    "operator_slot_dtype_mismatch", "one_kernel_shared_1000_times", "param_element_of_float_slot",
+    "param_unknown_kind",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import flatbuffers
 import numpy as np
 import pytest
 
@@ -198,7 +199,7 @@ def every_element_source() -> str:
         '.tensor 3 "out_ids" dtype=int32 shape=[5] signature=[-1]',
         '.tensor 4 "blob" dtype=uint8 shape=[3] buffer=2',
         '.tensor 5 "scalar" dtype=float64 shape=[]',
-        '.kernel "everything" version=1',
+        '.kernel "everything" version=2',
         '.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
         'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true',
         ".slot in_f32 float32 read rank=2",
@@ -207,6 +208,7 @@ def every_element_source() -> str:
         ".slot out_i32 int32 write rank=1 shape=[p0]",
         ".param p0 slot=in_i32 dim=0 add=0",
         ".param p1 slot=in_f32 dim=1 add=-1",
+        ".param p2 slot=in_i32 element=-9223372036854775808 add=9223372036854775807",
         ".const k0 9223372036854775807",
         ".const k1 -9223372036854775808",
         ".fconst kf0 0x1.999999999999ap-4",
@@ -270,6 +272,9 @@ def test_round_trip_keeps_every_value(every_element_model):
     assert [s.name for s in kernel.slots] == ["in_f32", "in_i32", "out_f32", "out_i32"]
     assert [int(d) for d in kernel.slots[2].shape] == [-1]
     assert (kernel.params[1].slot, kernel.params[1].dim, kernel.params[1].add) == (0, 1, -1)
+    assert kernel.params[1].kind == fb.ParamKind.DIM and kernel.params[1].element == 0
+    p2 = kernel.params[2]
+    assert (p2.slot, p2.kind, p2.dim, p2.element, p2.add) == (1, fb.ParamKind.ELEMENT, 0, -(2**63), 2**63 - 1)
     assert len(kernel.jumpTables) == 2 and len(kernel.jumpTables[1].targets) == 0
     assert model.hostSegments[0].inputNames == ["a", "b"]
     assert [s.key for s in model.signatureDefs] == ["serving_default", "other"]
@@ -375,4 +380,96 @@ def test_verifier_rejects_stores_into_inputs_and_dtype_mismatches(line, message)
                       line, "  halt"])
     model = dae_isa.assemble(source, "k.dasm")
     with pytest.raises(DaebinFormatError, match=message):
+        dae_isa.serialize_model(model)
+
+
+# -- params: a dimension of an input (DIM) or an element of an integer input (ELEMENT)
+
+_PARAM_SLOTS = [".slot ids int32 read rank=1", ".slot wide int64 read rank=2", ".slot table float32 read rank=2",
+                ".slot out float32 write rank=2 shape=[p0, 8]"]
+
+
+def _param_kernel(*params: str) -> str:
+    """Element params need kernel version 2."""
+    return _kernel([*_PARAM_SLOTS, *params, ".execute", "  halt"]).replace('.kernel "k"', '.kernel "k" version=2', 1)
+
+
+def test_element_params_assemble_and_round_trip_byte_for_byte():
+    source = _param_kernel(".param p0 slot=ids element=-1", ".param p1 slot=wide element=5 add=-2",
+                           ".param p2 slot=@0 element=0 add=7", ".param p3 slot=table dim=1 add=1")
+    model = dae_isa.assemble(source, "k.dasm")
+    params = model.kernels[0].params
+    assert [(p.kind, p.slot, p.dim, p.element, p.add) for p in params] == [
+        (fb.ParamKind.ELEMENT, 0, 0, -1, 0), (fb.ParamKind.ELEMENT, 1, 0, 5, -2),
+        (fb.ParamKind.ELEMENT, 0, 0, 0, 7), (fb.ParamKind.DIM, 2, 1, 0, 1)]
+    data = dae_isa.serialize_model(model)
+    text = dae_isa.disassemble(dae_isa.model_from_buffer(data))
+    assert [line for line in text.splitlines() if line.startswith(".param")] == [
+        ".param p0 slot=ids element=-1 add=0", ".param p1 slot=wide element=5 add=-2",
+        ".param p2 slot=ids element=0 add=7", ".param p3 slot=table dim=1 add=1"]
+    assert dae_isa.serialize_model(dae_isa.assemble(text, "again.dasm")) == data
+
+
+def test_dim_params_are_written_as_schema_v1_wrote_them():
+    """kind and element keep their defaults on a DIM param, so they are not stored: a file
+    with only DIM params is byte for byte what a v1 writer made (a 3-field vtable)."""
+    data = dae_isa.serialize_model(dae_isa.assemble(_param_kernel(".param p0 slot=table dim=0 add=-1",
+                                                                  ".param p1 slot=ids element=-1")))
+    kernel = fb.Model.GetRootAs(data, 0).Kernels(0)
+
+    def vtable_fields(param) -> int:
+        tab = param._tab
+        vtable = tab.Pos - tab.Get(flatbuffers.number_types.SOffsetTFlags, tab.Pos)
+        return (tab.Get(flatbuffers.number_types.Uint16Flags, vtable) - 4) // 2
+
+    assert vtable_fields(kernel.Params(0)) == 3
+    assert vtable_fields(kernel.Params(1)) == 5
+
+
+@pytest.mark.parametrize("line, column, message", [
+    (".param p0 slot=ids", 1, r"\.param needs dim= \(a dimension of the slot's shape\) or element="),
+    (".param p0 slot=ids dim=0 element=-1", 34, r"\.param takes dim= or element=, not both"),
+    (".param p0 slot=ids element=last", 28, r"expected an integer, found 'last'"),
+    (".param p0 slot=ids element=-1 elem=2", 36, r"\.param has no 'elem='"),
+    (".param p0 slot=nosuch element=-1", 16, r"unknown slot 'nosuch'"),
+    (".param p0 slot=ids element=9223372036854775808", 28, r"9223372036854775808 does not fit a signed 64-bit"),
+    (".param p0 slot=ids element=0 add=-9223372036854775809", 34, r"-9223372036854775809 does not fit a signed 64"),
+    (".param p0 slot=ids dim=2147483648", 24, r"2147483648 does not fit a signed 32-bit field"),
+])
+def test_param_syntax_errors_name_line_and_column(line, column, message):
+    source = _param_kernel(line)
+    with pytest.raises(AssemblyError, match=rf"^k\.dasm:7:{column}: {message}"):
+        dae_isa.assemble(source, "k.dasm")
+
+
+@pytest.mark.parametrize("line, message", [
+    (".param p0 slot=table element=0", r"param 0: an element parameter reads an int32 or int64 slot, not 'table' "
+                                       r"\(float32\)"),
+    (".param p0 slot=out element=-1", r"param 0: an element parameter reads an input slot, not output slot 'out'"),
+    (".param p0 slot=@9 element=-1", r"param 0: slot index 9 out of range \(0\.\.3\)"),
+    (".param p0 slot=ids dim=1", r"param 0: dimension 1 outside rank 1"),
+])
+def test_verifier_rejects_bad_element_params(line, message):
+    model = dae_isa.assemble(_param_kernel(line), "k.dasm")
+    with pytest.raises(DaebinFormatError, match=message):
+        dae_isa.serialize_model(model)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("kind", 2, r"param 0: unknown parameter kind 2 \(0: DIM, 1: ELEMENT\)"),
+    ("kind", -1, r"param 0: unknown parameter kind -1"),
+    ("dim", 1, r"param 0: an element parameter has dim 0, not 1"),
+])
+def test_verifier_rejects_malformed_param_tables(field, value, message):
+    model = dae_isa.assemble(_param_kernel(".param p0 slot=ids element=-1"), "k.dasm")
+    setattr(model.kernels[0].params[0], field, value)
+    with pytest.raises(DaebinFormatError, match=message):
+        dae_isa.serialize_model(model)
+
+
+def test_element_params_need_kernel_version_2():
+    """A version-1 runtime would read an element param as a dimension: such kernels say version 2."""
+    model = dae_isa.assemble(_param_kernel(".param p0 slot=ids element=-1"), "k.dasm")
+    model.kernels[0].version = 1
+    with pytest.raises(DaebinFormatError, match=r"param 0: an element parameter needs kernel version 2"):
         dae_isa.serialize_model(model)

@@ -222,3 +222,76 @@ def scatter_update(dtype: str, suffix: str, lanes: int, machine: str) -> str:
         '.input "base" 0', '.input "idx" 1', '.input "upd" 2', '.output "out" 3',
     ]
     return "\n".join(lines) + "\n"
+
+
+def ragged_head_rows(machine: str, splits_dtype: str = "int32", element: int = -1, add: int = 0) -> str:
+    """out = table[:n, :] where n = splits[element] + add: the output's row count is an ELEMENT
+    param (.param p0 slot=splits element=-1), as for a ragged result whose row_splits the host
+    computed, and its width a DIM param of the table.
+
+    On tmu the access unit walks the n rows (ub=p0) and hands the core one buffered row per
+    callback; on cpu the core copies the n * D leading elements itself."""
+    lines = [
+        f'.model version=1 description="first splits[{element}] rows of a table ({machine})"',
+        f'.tensor 0 "splits" dtype={splits_dtype} shape=[1] signature=[-1]',
+        '.tensor 1 "table" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.tensor 2 "out" dtype=float32 shape=[1, 1] signature=[-1, -1]',
+        '.kernel "head_rows" version=2', TMU_MACHINE if machine == "tmu" else CPU_MACHINE,
+        f".slot splits {splits_dtype} read rank=1", ".slot table float32 read rank=2",
+        ".slot out float32 write rank=2 shape=[p0, p1]",
+        f".param p0 slot=splits element={element} add={add}",
+        ".param p1 slot=table dim=1",
+    ]
+    if machine == "tmu":
+        lines += [
+            ".jumptable jt0 done row",
+            ".access",
+            "  tu.dns t0, parent=none, width=1, lb=0, ub=p0",
+            "  str.ite s0, tu=t0",
+            "  tu.dns t1, parent=t0, width=16, lb=0, ub=p1",
+            "  str.ite s1, tu=t1",
+            "  str.mem s2, tu=t1, slot=table, index=s0, col=s1",
+            "  str.buf s3, tu=t1, src=s2",
+            "  mar.opnd t1, event=end, stream=s3",
+            "  mar.cb t1, event=end, id=1",
+            ".execute",
+            "        param x2, p1",
+            "        li x3, 0",
+            "loop:   cb.pop x1",
+            "        br.tab x1, jt0",
+            "row:    q.bpop b0",
+            "        li x4, 0",
+            "chunk:  sub x5, x2, x4",
+            "        mset m0, x5",
+            "        bld.f32 v0, b0, x4, m0",
+            "        add x6, x3, x4",
+            "        vst.f32 v0, out, x6, m0",
+            "        addi x4, x4, 16",
+            "        blt x4, x2, chunk",
+            "        add x3, x3, x2",
+            "        jmp loop",
+        ]
+    else:
+        lines += [
+            ".execute",
+            "        param x2, p0",
+            "        param x3, p1",
+            "        mul x2, x2, x3",
+            "        li x4, 0",
+            "chunk:  bge x4, x2, done",
+            "        sub x5, x2, x4",
+            "        mset m0, x5",
+            "        vld.f32 v0, table, x4, m0",
+            "        vst.f32 v0, out, x4, m0",
+            "        addi x4, x4, 16",
+            "        jmp chunk",
+        ]
+    lines += [
+        "done:   halt",
+        ".end",
+        '.subgraph "main" inputs=[0, 1] outputs=[2]',
+        ".operator kernel 0 inputs=[0, 1] outputs=[2]",
+        '.signature "serving_default" subgraph=0',
+        '.input "splits" 0', '.input "table" 1', '.output "out" 2',
+    ]
+    return "\n".join(lines) + "\n"

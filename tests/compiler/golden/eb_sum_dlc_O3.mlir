@@ -4,10 +4,10 @@ func.func @eb_sum(%table: memref<?x64xf32>, %indices: memref<?xi32>, %offsets: m
   %c48 = arith.constant 48 : index
   %c32 = arith.constant 32 : index
   %c16 = arith.constant 16 : index
+  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   %c1 = arith.constant 1 : index
   %c0 = arith.constant 0 : index
   %c64 = arith.constant 64 : index
-  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   var.decl {name = "b_counter", type = index, init = 0}
   var.decl {name = "out_row0", type = vector<16xf32>, init = 0.0}
   var.decl {name = "out_row16", type = vector<16xf32>, init = 0.0}

@@ -1,11 +1,11 @@
 // eb_weighted_mean after slc_to_dlc (O3, tmu)
 func.func @eb_weighted_mean(%table: memref<?x20xf32>, %indices: memref<?xi32>, %weights: memref<?xf32>, %offsets: memref<?xi32>) -> (%out: memref<?x20xf32> {shape = [dim(offsets, 0) - 1, 20]}) attributes {level = "dlc"} {
   %c16 = arith.constant 16 : index
+  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   %c1 = arith.constant 1 : index
   %c0 = arith.constant 0 : index
   %c20 = arith.constant 20 : index
   %c0_0 = arith.constant 0.0 : f32
-  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   var.decl {name = "b_counter", type = index, init = 0}
   var.decl {name = "out_row0", type = vector<16xf32>, init = 0.0}
   var.decl {name = "out_row16", type = vector<16xf32>, init = 0.0}

@@ -1,10 +1,10 @@
 // eb_weighted_mean after decoupling (O0, tmu)
 func.func @eb_weighted_mean(%table: memref<?x20xf32>, %indices: memref<?xi32>, %weights: memref<?xf32>, %offsets: memref<?xi32>) -> (%out: memref<?x20xf32> {shape = [dim(offsets, 0) - 1, 20]}) attributes {level = "slc"} {
+  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   %c1 = arith.constant 1 : index
   %c0 = arith.constant 0 : index
   %c20 = arith.constant 20 : index
   %c0_0 = arith.constant 0.0 : f32
-  %offsets_d0 = tensor.dim %offsets {axis = 0} : index
   %B = arith.subi %offsets_d0, %c1 : index
   var.decl {name = "wsum", type = f32, init = 0.0}
   slc.for %b = %c0 to %B step %c1 {

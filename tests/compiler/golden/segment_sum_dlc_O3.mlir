@@ -1,10 +1,10 @@
 // segment_sum after slc_to_dlc (O3, tmu)
 func.func @segment_sum(%features: memref<?x32xf32>, %src: memref<?xi32>, %dst: memref<?xi32>) -> (%out: memref<?x32xf32> {shape = [dim(features, 0), 32]}) attributes {level = "dlc"} {
   %c16 = arith.constant 16 : index
+  %src_d0 = tensor.dim %src {axis = 0} : index
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
-  %src_d0 = tensor.dim %src {axis = 0} : index
   dlc.access {
     %tu0, %e = dlc.new_tu %c0, %src_d0 {parent = None, width = 1} : !dlc.tu, !slc.stream<index>
     %u = slc.mem_stream %src, %e {tu = 0} : !slc.stream<index>

@@ -1,10 +1,10 @@
 // segment_sum after promote_accumulators (O3, tmu)
 func.func @segment_sum(%features: memref<?x32xf32>, %src: memref<?xi32>, %dst: memref<?xi32>) -> (%out: memref<?x32xf32> {shape = [dim(features, 0), 32]}) attributes {level = "slc"} {
   %c16 = arith.constant 16 : index
+  %src_d0 = tensor.dim %src {axis = 0} : index
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c32 = arith.constant 32 : index
-  %src_d0 = tensor.dim %src {axis = 0} : index
   slc.for %e = %c0 to %src_d0 step %c1 {
     %u = slc.mem_stream %src, %e : !slc.stream<index>
     %v = slc.mem_stream %dst, %e : !slc.stream<index>
