@@ -8,6 +8,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -84,3 +85,37 @@ def test_missing_files(tmp_path, args, needle):
 def test_unknown_subcommand_is_a_usage_error():
     result = ember_tf("frobnicate")
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_compile_then_run(tmp_path):
+    """`ember-tf compile` with the compiler's flags, then `ember-tf run` on the result."""
+    model = tmp_path / "eb.daebin"
+    result = ember_tf("compile", "embedding_bag", model, "--dim=20", "--combiner=mean", "--weighted",
+                      "--opt_level=2", "--print_ir_after=bufferize", "--disable_pass=vectorize")
+    assert result.returncode == 0, result.stderr
+    assert "IR Dump After bufferize" in result.stderr and "wrote" in result.stdout
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((30, 20)).astype(np.float32)
+    feeds = {"table": table, "indices": np.array([1, 2, 3, 4], np.int32),
+             "weights": np.array([0.5, 1.0, 2.0, 1.0], np.float32), "offsets": np.array([0, 3, 3, 4], np.int32)}
+    np.savez(tmp_path / "in.npz", **feeds)
+    run = ember_tf("run", model, f"--inputs={tmp_path / 'in.npz'}", f"--outputs={tmp_path / 'out.npz'}")
+    assert run.returncode == 0, run.stderr
+    out = np.load(tmp_path / "out.npz")["out"]
+    w = feeds["weights"]
+    np.testing.assert_allclose(out[0], (table[1:4] * w[:3, None]).sum(0) / w[:3].sum(), rtol=1e-6)
+    assert not out[1].any()
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--disable_pass=nope", "unknown pass 'nope'"),
+    ("--disable_pass=decoupling", "cannot be disabled"),
+    ("--opt_level=7", "opt_level must be 0, 1, 2 or 3"),
+    ("--target=nowhere", "unknown machine 'nowhere'"),
+])
+def test_compile_errors_are_one_line(tmp_path, flag, message):
+    out = tmp_path / "g.daebin"
+    result = ember_tf("compile", "gather", out, "--dim=8", flag)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -20,7 +20,7 @@ from ember_tf.ir.core import (
 _REGISTER_FILES = {"x": range(2, 32), "f": range(0, 32), "v": range(0, 32), "m": range(0, 8), "b": range(0, 4)}
 _INT_OPS = {"addi": "add", "subi": "sub", "muli": "mul", "divi": "div", "remi": "rem", "mini": "min", "maxi": "max"}
 _FLOAT_OPS = {"addf": "add", "subf": "sub", "mulf": "mul", "divf": "div", "maxf": "max", "minf": "min"}
-_DTYPE_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64", "i32": "int32",
+DTYPE_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64", "i32": "int32",
                 "i64": "int64"}
 # div_no_nan without a float compare: z = min(|y| * s * s, 1) is 1 for any y != 0 (s*s times the
 # smallest subnormal is >= 1) and 0 for y == 0; y + (1 - z) over z is y, or +inf when y == 0.
@@ -280,7 +280,7 @@ class KernelLowering:
         out = []
         for n, i in enumerate(self.slot_order):
             t: TensorType = func.args[i].type
-            line = f".slot {func.arg_names[i]} {_DTYPE_NAMES[t.dtype]} {'write' if i in func.outputs else 'read'} rank={t.rank}"
+            line = f".slot {func.arg_names[i]} {DTYPE_NAMES[t.dtype]} {'write' if i in func.outputs else 'read'} rank={t.rank}"
             if i in func.outputs:
                 dims = []
                 for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):
@@ -489,7 +489,6 @@ class KernelLowering:
     def address(self, tensor: Value, indices: list[Value]) -> tuple[str, bool]:
         """The element index of tensor[indices] (row major) in a register, and
         whether that register is a temporary to give back."""
-        shape = tensor.type.shape
         if len(indices) == 1:
             return self.use(indices[0]), False
         base = self._row_base(tensor, indices[:-1])
@@ -501,7 +500,6 @@ class KernelLowering:
             self.emit(f"addi {register}, {base}, {last}")
         else:
             self.emit(f"add {register}, {base}, {self.use(indices[-1])}")
-        del shape
         return register, True
 
     def _row_base(self, tensor: Value, leading: list[Value]) -> str:

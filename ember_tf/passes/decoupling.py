@@ -30,6 +30,7 @@ def run(func: Func, target) -> None:
         return  # the cpu machine: the core runs the loops itself
     written = {op.operands[1].uid for op in walk(func.body) if op.name == "memref.store"}
     _Decoupler(func, written).block(func.body, loop=None)
+    check_no_cross_callback_values(func)
 
 
 class _Decoupler:

@@ -17,6 +17,8 @@ STREAM_OPS = ("slc.mem_stream", "slc.alu_stream", "slc.buf_stream")
 
 
 class TuType(Type):
+    """A traversal unit of the access configuration (`!dlc.tu`)."""
+
     def __str__(self) -> str:
         return "!dlc.tu"
 

@@ -25,3 +25,21 @@ def test_too_many_registers():
 
 def test_the_same_kernels_fit_when_smaller():
     compile_model(E.combine([E.gather(8) for _ in range(32)], "fits"), CompileOptions(opt_level=0))
+
+
+def test_a_core_value_cannot_cross_callbacks():
+    """A value computed by one callback and read by another would need a queue or a
+    variable; the compiler says so instead of reading a stale register."""
+    from ember_tf.ir import Builder
+
+    b = Builder("cross")
+    table = b.input("table", "f32", (None, 4))
+    ids = b.input("ids", "i32", (None,))
+    out = b.output("out", "f32", ((ids, 0, 0), 4))
+    with b.loop(0, b.dim(ids, 0)) as n:
+        row = b.load(ids, n)
+        first = b.load(out, n, 0, hint="first")          # core work in n's per-iteration callback
+        with b.loop(0, 4) as d:
+            b.store(b.binary("addf", b.load(table, row, d), first), out, n, d)
+    with pytest.raises(CompileError, match="first is computed in one callback and used in another"):
+        compile_model(b.finish(), CompileOptions())
