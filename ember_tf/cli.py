@@ -121,14 +121,18 @@ def cmd_compile(args: argparse.Namespace) -> None:
     from ember_tf.ir import embedding_ops
 
     builders = {
-        "gather": lambda: embedding_ops.gather(args.dim, args.dtype, args.id_dtype),
+        "gather": lambda: embedding_ops.gather(args.dim, args.dtype, args.id_dtype, max_norm=args.max_norm),
         "embedding_bag": lambda: embedding_ops.embedding_bag(args.dim, args.combiner, args.weighted, args.dtype,
-                                                             args.id_dtype, args.pooling),
-        "segment_sum": lambda: embedding_ops.segment_sum(args.dim, args.dtype, args.id_dtype),
+                                                             args.id_dtype, args.pooling, max_norm=args.max_norm),
+        "segment_sum": lambda: embedding_ops.segment_sum(args.dim, args.dtype, args.id_dtype,
+                                                         segments=args.segments),
+        "ragged_gather": lambda: embedding_ops.ragged_gather(args.dim, args.dtype, args.id_dtype),
         "spmm_csr": lambda: embedding_ops.spmm_csr(args.dim, args.dtype, args.id_dtype),
     }
     if args.dim < 1:
         raise EmberError(f"--dim must be at least 1, not {args.dim}")
+    if args.max_norm is not None and not args.max_norm > 0:
+        raise EmberError(f"--max_norm must be positive, not {args.max_norm}")
     options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
                              print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
     content = compile_model(builders[args.op](), options)
@@ -234,12 +238,16 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
                                            "(--opt_level, --print_ir_after, --disable_pass)")
-    p.add_argument("op", choices=["gather", "embedding_bag", "segment_sum", "spmm_csr"])
+    p.add_argument("op", choices=["gather", "embedding_bag", "segment_sum", "spmm_csr", "ragged_gather"])
     p.add_argument("output", help="output .daebin")
     p.add_argument("--dim", type=int, required=True, help="row width D of the table")
     p.add_argument("--combiner", default="sum", choices=["sum", "mean", "sqrtn"], help="embedding_bag's combiner")
     p.add_argument("--weighted", action="store_true", help="embedding_bag with per-id weights")
     p.add_argument("--pooling", type=int, default=None, help="embedding_bag over fixed [B, L] ids (L), not CSR")
+    p.add_argument("--segments", default="nodes", choices=["nodes", "input", "sorted"],
+                   help="segment_sum's output rows: as many as features, an input num_segments, or the "
+                        "last (sorted) segment id + 1")
+    p.add_argument("--max_norm", type=float, default=None, help="gather/embedding_bag: clip rows to this L2 norm")
     p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"], help="table element type")
     p.add_argument("--id_dtype", default="i32", choices=["i32", "i64"], help="id element type")
     p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")

@@ -124,15 +124,34 @@ def embedding_bag(dim: int, combiner: str = "sum", weighted: bool = False, dtype
     return b.finish()
 
 
-def segment_sum(dim: int, dtype: str = "f32", id_dtype: str = "i32", name: str = "segment_sum") -> Func:
-    """Message passing: out[dst[e], :] += features[src[e], :] over the edges, out with
-    as many rows as features (tf.math.unsorted_segment_sum(tf.gather(features, src),
-    dst, num_nodes)). A dst outside the output faults, as TensorFlow errors."""
+SEGMENT_COUNTS = ("nodes", "input", "sorted")
+
+
+def segment_sum(dim: int, dtype: str = "f32", id_dtype: str = "i32", name: str = "segment_sum",
+                segments: str = "nodes") -> Func:
+    """out[dst[e], :] += features[src[e], :] over the edges e: a segment sum of gathered
+    rows. `segments` says how many output rows there are:
+
+    - "nodes": as many as features (message passing on a graph:
+      tf.math.unsorted_segment_sum(tf.gather(features, src), dst, num_nodes));
+    - "input": the value of a one-element input `num_segments`
+      (tf.math.unsorted_segment_sum with a num_segments tensor);
+    - "sorted": the last segment id plus one (tf.math.segment_sum, ids sorted).
+
+    A dst outside the output faults, as TensorFlow errors."""
+    if segments not in SEGMENT_COUNTS:
+        raise ValueError(f"segments must be one of {SEGMENT_COUNTS}")
     b = Builder(name)
     features = b.input("features", dtype, (None, dim))
     src = b.input("src", id_dtype, (None,))
     dst = b.input("dst", id_dtype, (None,))
-    out = b.output("out", dtype, ((features, 0, 0), dim))
+    if segments == "nodes":
+        rows = (features, 0, 0)
+    elif segments == "input":
+        rows = (b.input("num_segments", id_dtype, (1,)), "element", 0, 0)
+    else:
+        rows = (dst, "element", -1, 1)
+    out = b.output("out", dtype, (rows, dim))
     with b.loop(0, b.dim(src, 0), "e") as e:
         row = b.load(src, e, hint="u")
         seg = b.load(dst, e, hint="v")
