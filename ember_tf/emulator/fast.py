@@ -1233,6 +1233,8 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     kind, n = queue.kind, queue.n
     outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
     capacity = enc.log_capacity
+    # other cores of the kernel may already have written parts of the outputs: a re-run
+    # starts from the tensors as they were when this core started, not from zeros
     initial = [o.copy() for o in outputs]
     while True:
         cycles, counts = np.zeros(n + 1, np.float64), np.zeros(8, np.int64)
@@ -1252,7 +1254,7 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
         if n_acc <= capacity:
             enc.log_capacity = max(n_acc, 1)
             break
-        capacity = n_acc  # the log was short: run again from zeroed outputs with room for all of it
+        capacity = n_acc  # the log was short: run again from the starting tensors with room for all of it
         for output, start in zip(outputs, initial):
             output[...] = start
     ent_iter, ent_dtype, ent_len, trailing = queue.ent_iter, queue.ent_dtype, queue.ent_len, queue.trailing
