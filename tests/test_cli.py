@@ -50,9 +50,11 @@ def test_demo_runs_checks_and_reports(tmp_path):
     result = ember_tf("demo", "--output_dir", tmp_path / "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("re-assembles to the same bytes: yes") == 2
-    assert result.stdout.count("equals numpy: yes") == 2
+    assert result.stdout.count("equals numpy: yes") == 2 + 5       # 2 hand-written, O0..O3 + all cores compiled
     assert "faster than the same core without an access unit" in result.stdout
+    assert "[compiler] O3 " in result.stdout and "of hand-written" in result.stdout
     assert (tmp_path / "out" / "demo_tmu.daebin").exists()
+    assert (tmp_path / "out" / "demo_compiled_O3.daebin").exists()
 
 
 def _assert_one_line_error(result, *needles):
