@@ -30,3 +30,9 @@ class InputError(EmulationError):
 class CompileError(EmberError):
     """A kernel cannot be compiled: an unsupported construct, or it does not fit
     the target machine (too many traversal units, streams or registers)."""
+
+
+class SavedModelImportError(EmberError):
+    """A SavedModel directory cannot be imported: it is missing, its saved_model.pb is
+    absent or corrupt, it has no meta graph with the requested tags, a signature key is
+    unknown, or a variable's checkpoint cannot be read. The message names the path."""

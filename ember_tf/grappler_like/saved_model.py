@@ -1,0 +1,424 @@
+"""Read a TF2 SavedModel as protos, without executing it: signatures (with composite
+inputs grouped), the function library, variables mapped through the object graph, and
+weights streamed from the checkpoint. The only module here importing TF internals."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ember_tf.errors import SavedModelImportError
+
+_RESOURCE = 20  # types_pb2.DT_RESOURCE
+_CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+_WRAPPER_OPS = _CALL_OPS + ("Identity", "NoOp")
+_INIT_OP = "__saved_model_init_op"
+_VALUE_ATTR = "/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+@dataclass(frozen=True)
+class TensorSpecInfo:
+    """One tensor a signature feeds or fetches: its graph tensor (`serving_default_ids:0`)."""
+
+    name: str
+    dtype: str  # numpy dtype name, e.g. "int32"; "resource"/"variant"/"string" when not numeric
+    shape: tuple[int | None, ...] | None  # None: unknown rank
+    tensor: str
+
+
+@dataclass(frozen=True)
+class InputGroup:
+    """A user-facing signature input and its component placeholders, in flat order
+    (`x.indices`, `x.values`, `x.dense_shape` / `x.values`, `x.row_splits`)."""
+
+    name: str
+    kind: str  # "dense" | "sparse" | "ragged"
+    components: dict[str, TensorSpecInfo]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A SignatureDef, with the function that holds the real body."""
+
+    key: str
+    method_name: str
+    inputs: dict[str, TensorSpecInfo]  # SignatureDef input key -> tensor, as written
+    outputs: dict[str, TensorSpecInfo]  # composite outputs flattened as `key.values`, ...
+    input_groups: dict[str, InputGroup]
+    call_node: str  # the (Stateful)PartitionedCall node in the top-level graph
+    function_name: str  # the body, e.g. `__inference___call___11`
+    call_chain: tuple[str, ...]  # functions from the signature wrapper down to the body
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A variable of the object graph: `name` is its object path from the root."""
+
+    name: str
+    node_id: int  # id in meta_graph.object_graph_def
+    dtype: str
+    shape: tuple[int | None, ...]
+    checkpoint_key: str
+    variable_name: str  # SavedVariable.name, e.g. "embedding/embeddings" (informative only)
+    handle_node: str | None  # top-level VarHandleOp node a signature call passes, if any
+    shared_name: str | None
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """fingerprint.pb fields (provenance for compiled artifacts)."""
+
+    saved_model_checksum: int
+    graph_def_program_hash: int
+    signature_def_hash: int
+    saved_object_graph_hash: int
+    checkpoint_hash: int
+
+
+@dataclass
+class SavedModelGraph:
+    """The parsed meta graph. Functions are `FunctionDef` protos keyed by name."""
+
+    path: str
+    tags: tuple[str, ...]
+    signatures: dict[str, Signature]
+    functions: dict[str, object]
+    graph_def: object
+    variables: list[Variable]
+    fingerprint: Fingerprint | None
+    _resources: dict[str, dict[int, int]] = field(repr=False, default_factory=dict)
+    _reader: object = field(repr=False, default=None)
+
+    def signature(self, key: str) -> Signature:
+        if key not in self.signatures:
+            known = ", ".join(sorted(self.signatures)) or "none"
+            raise SavedModelImportError(
+                f"{self.path}: no signature {key!r} (signatures: {known})")
+        return self.signatures[key]
+
+    def variable(self, name: str) -> Variable:
+        for v in self.variables:
+            if v.name == name:
+                return v
+        raise SavedModelImportError(f"{self.path}: no variable at object path {name!r}")
+
+    def resource_inputs(self, function_name: str) -> dict[int, Variable]:
+        """Input index of `function_name` -> the variable its DT_RESOURCE input holds."""
+        if function_name not in self.functions:
+            raise SavedModelImportError(f"{self.path}: no function {function_name!r}")
+        by_id = {v.node_id: v for v in self.variables}
+        return {i: by_id[n] for i, n in self._resources.get(function_name, {}).items()
+                if n in by_id}
+
+    def read_variable(self, variable: Variable | str) -> np.ndarray:
+        """The variable's value, read from variables/variables.* (the reader stays open)."""
+        if isinstance(variable, str):
+            variable = self.variable(variable)
+        prefix = os.path.join(self.path, "variables", "variables")
+        if self._reader is None:
+            if not os.path.exists(prefix + ".index"):
+                raise SavedModelImportError(f"{prefix}: variables checkpoint not found")
+            try:
+                self._reader = _tf().train.load_checkpoint(prefix)
+            except Exception as e:  # noqa: BLE001 - TF raises several types here
+                raise SavedModelImportError(
+                    f"{prefix}: cannot open checkpoint ({_one_line(e)})") from None
+        try:
+            return np.asarray(self._reader.get_tensor(variable.checkpoint_key))
+        except Exception as e:  # noqa: BLE001
+            raise SavedModelImportError(
+                f"{prefix}: cannot read {variable.checkpoint_key!r} ({_one_line(e)})") from None
+
+
+def read_saved_model(path: str, tags=("serve",)) -> SavedModelGraph:
+    """Parse `path/saved_model.pb` (protos only) into a SavedModelGraph."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.fspath(path)
+    pb = os.path.join(path, "saved_model.pb")
+    if not os.path.isdir(path):
+        raise SavedModelImportError(f"{path}: SavedModel directory not found")
+    if not os.path.isfile(pb):
+        raise SavedModelImportError(f"{path}: no saved_model.pb in the directory")
+    sm = saved_model_pb2.SavedModel()
+    try:
+        with open(pb, "rb") as f:
+            sm.ParseFromString(f.read())
+    except (DecodeError, ValueError, RuntimeError) as e:
+        raise SavedModelImportError(f"{pb}: not a valid SavedModel proto ({_one_line(e)})") from None
+    tags = tuple(tags)
+    mg = next((m for m in sm.meta_graphs if set(m.meta_info_def.tags) == set(tags)), None)
+    if mg is None:
+        found = "; ".join(",".join(m.meta_info_def.tags) for m in sm.meta_graphs) or "none"
+        raise SavedModelImportError(
+            f"{pb}: no meta graph with tags {','.join(tags)} (found: {found})")
+    return _Builder(path, tags, mg).build()
+
+
+class _Builder:
+    def __init__(self, path, tags, mg):
+        self.path, self.tags, self.mg = path, tags, mg
+        self.nodes = {n.name: n for n in mg.graph_def.node}
+        self.functions = {f.signature.name: f for f in mg.graph_def.library.function}
+        self.og = mg.object_graph_def
+        # function -> {input index -> object-graph node id}, from bound_inputs
+        self.resources: dict[str, dict[int, int]] = {}
+        for fname, cf in self.og.concrete_functions.items():
+            fdef = self.functions.get(fname)
+            if fdef is None or not cf.bound_inputs:
+                continue
+            args = fdef.signature.input_arg
+            first = len(args) - len(cf.bound_inputs)
+            self.resources[fname] = {first + k: nid for k, nid in enumerate(cf.bound_inputs)
+                                     if args[first + k].type == _RESOURCE}
+        self.handles: dict[int, str] = {}  # object node id -> VarHandleOp name
+
+    def build(self) -> SavedModelGraph:
+        sigs = {}
+        for key, sd in self.mg.signature_def.items():
+            if key == _INIT_OP:
+                continue
+            sigs[key] = self._signature(key, sd)
+        return SavedModelGraph(
+            path=self.path, tags=self.tags, signatures=sigs, functions=self.functions,
+            graph_def=self.mg.graph_def, variables=self._variables(),
+            fingerprint=_fingerprint(self.path), _resources=self.resources)
+
+    # -- variables ----------------------------------------------------------------
+
+    def _variables(self) -> list[Variable]:
+        # Breadth-first from the root, children in order: the first path reaching a node
+        # is the one the checkpoint key is built from.
+        paths = {0: ""}
+        queue = [0]
+        while queue:
+            nid = queue.pop(0)
+            for child in self.og.nodes[nid].children:
+                if child.node_id not in paths:
+                    base = paths[nid]
+                    paths[child.node_id] = f"{base}/{child.local_name}" if base else child.local_name
+                    queue.append(child.node_id)
+        out = []
+        for nid, node in enumerate(self.og.nodes):
+            if node.WhichOneof("kind") != "variable" or nid not in paths:
+                continue
+            var = node.variable
+            handle = self.handles.get(nid)
+            shared = None
+            if handle is not None and "shared_name" in self.nodes[handle].attr:
+                shared = self.nodes[handle].attr["shared_name"].s.decode()
+            out.append(Variable(
+                name=paths[nid], node_id=nid, dtype=_dtype_name(var.dtype),
+                shape=_shape(var.shape), checkpoint_key=paths[nid] + _VALUE_ATTR,
+                variable_name=var.name, handle_node=handle, shared_name=shared))
+        return out
+
+    # -- signatures ---------------------------------------------------------------
+
+    def _signature(self, key, sd) -> Signature:
+        inputs = {k: _spec(k, ti) for k, ti in sd.inputs.items() if ti.WhichOneof("encoding") == "name"}
+        outputs = {}
+        for k, ti in sd.outputs.items():
+            outputs.update(_flatten_info(k, ti))
+        call = self._call_node(key, sd)
+        chain, arg_map = self._follow(key, call)
+        body = chain[-1]
+        # Top-level call inputs that are VarHandleOps name the handle of each variable.
+        for idx, top in arg_map.items():
+            nid = self.resources.get(body, {}).get(idx)
+            node = self.nodes.get(top)
+            if nid is not None and node is not None and node.op == "VarHandleOp":
+                self.handles.setdefault(nid, top)
+        groups = self._groups(sd, call, body, arg_map)
+        return Signature(key=key, method_name=sd.method_name, inputs=inputs, outputs=outputs,
+                         input_groups=groups, call_node=call.name, function_name=body,
+                         call_chain=tuple(chain))
+
+    def _call_node(self, key, sd):
+        names = []
+        for ti in list(sd.outputs.values()) + list(sd.inputs.values()):
+            names += [t for t in _tensor_names(ti)]
+        for t in names:
+            node = self.nodes.get(t.split(":")[0].lstrip("^"))
+            if node is not None and node.op in _CALL_OPS:
+                return node
+        placeholders = {t.split(":")[0] for t in names}
+        for node in self.mg.graph_def.node:
+            if node.op in _CALL_OPS and placeholders & {i.split(":")[0] for i in node.input}:
+                return node
+        raise SavedModelImportError(
+            f"{self.path}: signature {key!r} has no (Stateful)PartitionedCall node")
+
+    def _follow(self, key, call):
+        """Follow call -> wrapper -> ... -> body. Returns the chain of function names and
+        {body input index -> top-level input node name}."""
+        arg_map = {i: inp.split(":")[0] for i, inp in enumerate(call.input)
+                   if not inp.startswith("^")}
+        chain = []
+        fname = call.attr["f"].func.name
+        while True:
+            fdef = self.functions.get(fname)
+            if fdef is None:
+                raise SavedModelImportError(
+                    f"{self.path}: signature {key!r} calls {fname!r}, not in the function library")
+            chain.append(fname)
+            calls = [n for n in fdef.node_def if n.op in _CALL_OPS]
+            if len(calls) != 1 or any(n.op not in _WRAPPER_OPS for n in fdef.node_def):
+                return chain, arg_map
+            arg_index = {a.name: i for i, a in enumerate(fdef.signature.input_arg)}
+            inner = calls[0]
+            arg_map = {j: arg_map.get(arg_index.get(inp)) for j, inp in enumerate(
+                i for i in inner.input if not i.startswith("^"))}
+            arg_map = {j: v for j, v in arg_map.items() if v is not None}
+            fname = inner.attr["f"].func.name
+
+    def _groups(self, sd, call, body, arg_map) -> dict[str, InputGroup]:
+        by_tensor = {ti.name.split(":")[0]: k for k, ti in sd.inputs.items()
+                     if ti.WhichOneof("encoding") == "name"}
+        groups: dict[str, InputGroup] = {}
+        # 1. encodings written into the SignatureDef itself (TF1 / hand-built signatures).
+        for k, ti in sd.inputs.items():
+            enc = ti.WhichOneof("encoding")
+            if enc in ("coo_sparse", "composite_tensor"):
+                comps = _flatten_info(k, ti)
+                kind = "sparse" if enc == "coo_sparse" else _kind(ti.composite_tensor.type_spec)
+                groups[k] = InputGroup(k, kind, comps)
+        # 2. TF2 writes flattened dense TensorInfos; the structure is in the body's
+        #    canonicalized_input_signature in the object graph.
+        leaves = None
+        cf = self.og.concrete_functions.get(body)
+        if cf is not None and cf.HasField("canonicalized_input_signature"):
+            leaves = list(_leaves(cf.canonicalized_input_signature))
+        needed = sum(n for _, n in leaves) if leaves is not None and not groups else 0
+        keys = [by_tensor.get(arg_map.get(i, "")) for i in range(needed)]
+        if needed and all(keys) and len(set(keys)) == needed:
+            pos = 0
+            for kind, n in leaves:
+                comp_keys = keys[pos:pos + n]
+                pos += n
+                name = comp_keys[0]  # TF names the first component after the argument
+                names = _component_names(name, kind, n)
+                groups[name] = InputGroup(name, kind, {
+                    cn: _spec(cn, sd.inputs[ck]) for cn, ck in zip(names, comp_keys)})
+        grouped = {t.tensor for g in groups.values() for t in g.components.values()}
+        for k, ti in sd.inputs.items():
+            if ti.WhichOneof("encoding") == "name" and ti.name not in grouped:
+                groups[k] = InputGroup(k, "dense", {k: _spec(k, ti)})
+        return groups
+
+
+def _leaves(sv):
+    """(kind, component count) per leaf of a StructuredValue, in nest.flatten order."""
+    which = sv.WhichOneof("kind")
+    if which in ("tuple_value", "list_value"):
+        for v in getattr(sv, which).values:
+            yield from _leaves(v)
+    elif which == "dict_value":
+        for k in sorted(sv.dict_value.fields):
+            yield from _leaves(sv.dict_value.fields[k])
+    elif which == "named_tuple_value":
+        for pair in sv.named_tuple_value.values:
+            yield from _leaves(pair.value)
+    elif which == "tensor_spec_value" or which == "bounded_tensor_spec_value":
+        yield ("dense", 1)
+    elif which == "type_spec_value":
+        kind = _kind(sv.type_spec_value)
+        n = sv.type_spec_value.num_flat_components
+        if kind == "dense":  # another composite: its components stay separate dense inputs
+            for _ in range(n):
+                yield ("dense", 1)
+        else:
+            yield (kind, n)
+
+
+def _kind(type_spec) -> str:
+    from tensorflow.core.protobuf import struct_pb2
+    cls = type_spec.type_spec_class
+    if cls == struct_pb2.TypeSpecProto.SPARSE_TENSOR_SPEC:
+        return "sparse"
+    if cls == struct_pb2.TypeSpecProto.RAGGED_TENSOR_SPEC:
+        return "ragged"
+    return "dense"
+
+
+def _component_names(name, kind, n):
+    if kind == "sparse":
+        return [f"{name}.indices", f"{name}.values", f"{name}.dense_shape"]
+    if kind == "ragged":
+        if n == 2:
+            return [f"{name}.values", f"{name}.row_splits"]
+        return [f"{name}.values"] + [f"{name}.row_splits.{i}" for i in range(n - 1)]
+    return [name] if n == 1 else [f"{name}.{i}" for i in range(n)]
+
+
+def _flatten_info(key, ti) -> dict[str, TensorSpecInfo]:
+    enc = ti.WhichOneof("encoding")
+    if enc == "coo_sparse":
+        c = ti.coo_sparse
+        names = _component_names(key, "sparse", 3)
+        tensors = [c.indices_tensor_name, c.values_tensor_name, c.dense_shape_tensor_name]
+        dtypes = [9, ti.dtype, 9]  # indices and dense_shape are int64
+        return {n: TensorSpecInfo(n, _dtype_name(d), None, t)
+                for n, d, t in zip(names, dtypes, tensors)}
+    if enc == "composite_tensor":
+        comps = ti.composite_tensor.components
+        names = _component_names(key, _kind(ti.composite_tensor.type_spec), len(comps))
+        return {n: _spec(n, c) for n, c in zip(names, comps)}
+    return {key: _spec(key, ti)}
+
+
+def _tensor_names(ti):
+    enc = ti.WhichOneof("encoding")
+    if enc == "name":
+        return [ti.name]
+    if enc == "coo_sparse":
+        c = ti.coo_sparse
+        return [c.indices_tensor_name, c.values_tensor_name, c.dense_shape_tensor_name]
+    if enc == "composite_tensor":
+        return [c.name for c in ti.composite_tensor.components]
+    return []
+
+
+def _spec(name, ti) -> TensorSpecInfo:
+    return TensorSpecInfo(name, _dtype_name(ti.dtype), _shape(ti.tensor_shape), ti.name)
+
+
+def _shape(shape_proto):
+    if shape_proto.unknown_rank:
+        return None
+    return tuple(None if d.size < 0 else int(d.size) for d in shape_proto.dim)
+
+
+def _dtype_name(enum) -> str:
+    tf = _tf()
+    dt = tf.dtypes.as_dtype(enum)
+    try:
+        return np.dtype(dt.as_numpy_dtype).name if dt.is_numpy_compatible and \
+            dt not in (tf.string, tf.resource, tf.variant) else dt.name
+    except TypeError:
+        return dt.name
+
+
+def _fingerprint(path) -> Fingerprint | None:
+    if not os.path.isfile(os.path.join(path, "fingerprint.pb")):
+        return None
+    try:
+        fp = _tf().saved_model.experimental.read_fingerprint(path)
+        return Fingerprint(int(fp.saved_model_checksum), int(fp.graph_def_program_hash),
+                           int(fp.signature_def_hash), int(fp.saved_object_graph_hash),
+                           int(fp.checkpoint_hash))
+    except Exception:  # noqa: BLE001 - provenance only; never fatal
+        return None
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def _tf():
+    import tensorflow as tf
+    return tf

@@ -1,0 +1,1 @@
+"""Tests for ember_tf.grappler_like."""
