@@ -112,14 +112,14 @@ def _promote(func: Func, tensor: Value) -> None:
         return
     (kind, source), = rows
     if kind == "counter":
-        increment = _increment_callback(func, source)
-        if increment is None:
+        # before the counter moves on, in every callback that moves it (split_cores' copies
+        # of a loop share one counter, each with its own increment)
+        increments = _increment_callbacks(func, source)
+        if not increments:
             return
-        row = Operation("var.get", [], [Value(IndexType(), "row")], {"var": source})
-        where, at = increment.body, 0           # before the counter moves on
+        sites = [(cb.body, 0) for cb in increments]
     else:
-        row, where = None, source.body          # the end of every iteration of the row loop
-        at = len(where.ops)
+        sites = [(source.body, len(source.body.ops))]   # the end of every iteration of the row loop
     dtype = tensor.type.dtype
     accumulators = {}
     for offset, mask in sorted(chunks.items()):
@@ -138,7 +138,9 @@ def _promote(func: Func, tensor: Value) -> None:
         block = op.parent
         block.ops[block.ops.index(op)] = new
         new.parent = block
-    _flush_at(func, where, at, row, source.body.args[0] if row is None else None, tensor, accumulators, chunks)
+    for where, at in sites:
+        row = Operation("var.get", [], [Value(IndexType(), "row")], {"var": source}) if kind == "counter" else None
+        _flush_at(func, where, at, row, source.body.args[0] if row is None else None, tensor, accumulators, chunks)
 
 
 def _row_source(func: Func, index: Value):
@@ -158,13 +160,12 @@ def _vector_variables(func: Func) -> int:
     return sum(1 for op in func.body.ops if op.name == "var.decl" and isinstance(op.attrs["type"], VectorType))
 
 
-def _increment_callback(func: Func, counter: str) -> Operation | None:
-    for op in walk(func.body):
-        if op.name == "slc.callback" and any(o.name == "var.set" and o.attrs["var"] == counter
-                                             and o.operands[0].owner is not None
-                                             and o.operands[0].owner.name == "arith.addi" for o in op.body.ops):
-            return op      # the callback that moves the counter on (not the one that resets it)
-    return None
+def _increment_callbacks(func: Func, counter: str) -> list[Operation]:
+    """The callbacks that move the counter on (not the ones that reset it)."""
+    return [op for op in walk(func.body)
+            if op.name == "slc.callback" and any(o.name == "var.set" and o.attrs["var"] == counter
+                                                 and o.operands[0].owner is not None
+                                                 and o.operands[0].owner.name == "arith.addi" for o in op.body.ops)]
 
 
 def _after_declarations(func: Func) -> int:

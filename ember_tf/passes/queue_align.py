@@ -37,10 +37,15 @@ def _align(func: Func, loop: Operation) -> None:
             for o in cb.body.ops if o.name == "slc.to_val" and o.operands[0] is iv]
     if not pops:
         return
-    name = unique_var_name(func, f"{iv.hint}_counter")
     init = constant_value(lb) if top_level else 0
-    decl = Operation("var.decl", [], [], {"name": name, "type": IndexType(), "init": init})
-    _prepend(func.body, decl)
+    if "share_of" in loop.attrs:
+        # split_cores' copies run on different cores: one counter (one register) serves them all
+        name = f"{iv.hint}_counter_of_{loop.attrs['share_of']}"
+        if not any(o.name == "var.decl" and o.attrs["name"] == name for o in func.body.ops):
+            _prepend(func.body, Operation("var.decl", [], [], {"name": name, "type": IndexType(), "init": init}))
+    else:
+        name = unique_var_name(func, f"{iv.hint}_counter")
+        _prepend(func.body, Operation("var.decl", [], [], {"name": name, "type": IndexType(), "init": init}))
     if not top_level:
         _reset_per_fiber(parent_loop, loop, name, lb)
     for cb, pop in pops:

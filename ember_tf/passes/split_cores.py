@@ -53,6 +53,7 @@ def _rows_are_private(func: Func, loop: Operation) -> bool:
 def _split(func: Func, loop: Operation, parts: int) -> None:
     lb, ub, step = loop.operands
     block = loop.parent
+    loop_id = sum(1 for op in walk(func.body) if op.name == "slc.for" and "share_of" in op.attrs)
     new_roots = []
     for part in range(parts):
         body = Block(args=[Value(StreamType(IndexType()), f"core{part}")])
@@ -61,6 +62,8 @@ def _split(func: Func, loop: Operation, parts: int) -> None:
         mapping: dict[int, Value] = {}
         copy = clone_op(loop, mapping)
         copy.operands = [lo, hi, step]
+        copy.attrs["share_of"] = loop_id          # the copies are one loop to the passes after
+        copy.attrs["share"] = part
         copy.parent = body
         body.ops.append(copy)
         for op in body.ops:
