@@ -280,7 +280,8 @@ class KernelLowering:
         out = []
         for n, i in enumerate(self.slot_order):
             t: TensorType = func.args[i].type
-            line = f".slot {func.arg_names[i]} {DTYPE_NAMES[t.dtype]} {'write' if i in func.outputs else 'read'} rank={t.rank}"
+            access = "write" if i in func.outputs else "read"
+            line = f".slot {func.arg_names[i]} {DTYPE_NAMES[t.dtype]} {access} rank={t.rank}"
             if i in func.outputs:
                 dims = []
                 for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):

@@ -32,7 +32,8 @@ def pipeline() -> list[Pass]:
         Pass("queue_align", 3, queue_align.run, "outer induction values as core counters, not queue traffic"),
         Pass("fuse_callbacks", 3, fuse_callbacks.run, "a loop's per-iteration callback joins its row's callback"),
         Pass("simplify_mem", 3, simplify_mem.run, "gathers/scatters at consecutive indices -> contiguous vld/vst"),
-        Pass("promote_accumulators", 3, promote_accumulators.run, "an output row summed over a loop stays in registers"),
+        Pass("promote_accumulators", 3, promote_accumulators.run,
+             "an output row summed over a loop stays in registers"),
         Pass("slc_to_dlc", 0, slc_to_dlc.run, "access configuration + compute loop"),
     ]
 

@@ -96,7 +96,8 @@ def _promote(func: Func, tensor: Value) -> None:
     # every use of the tensor: one that promotion cannot rewrite (a gather or scatter at a
     # streamed index, a scalar access) would miss the registers, so it blocks promotion
     accesses = [op for op in walk(func.body) if any(v is tensor for v in op.operands)]
-    if not accesses or tensor.type.rank != 2 or tensor.type.shape[1] is None or not any(op.name == "vector.load" for op in accesses):
+    accumulates = any(op.name == "vector.load" for op in accesses)   # a pure copy (gather) gains nothing
+    if not accesses or tensor.type.rank != 2 or tensor.type.shape[1] is None or not accumulates:
         return
     rows, chunks = set(), {}
     for op in accesses:

@@ -4,7 +4,7 @@ becomes a contiguous masked load or store at x; iotas left unused go away."""
 
 from __future__ import annotations
 
-from ember_tf.ir.core import Func, Operation, walk
+from ember_tf.ir.core import Func, walk
 
 
 def run(func: Func, target) -> None:
