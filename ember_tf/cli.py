@@ -116,6 +116,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(output)
 
 
+# compile's operation-specific flags and the operations they apply to
+_OP_FLAGS = {"--combiner": ("embedding_bag",), "--weighted": ("embedding_bag",), "--pooling": ("embedding_bag",),
+             "--max_norm": ("gather", "embedding_bag"), "--segments": ("segment_sum",)}
+
+
 def cmd_compile(args: argparse.Namespace) -> None:
     from ember_tf.compiler import CompileOptions, compile_model
     from ember_tf.ir import embedding_ops
@@ -133,6 +138,13 @@ def cmd_compile(args: argparse.Namespace) -> None:
         raise EmberError(f"--dim must be at least 1, not {args.dim}")
     if args.max_norm is not None and not args.max_norm > 0:
         raise EmberError(f"--max_norm must be positive, not {args.max_norm}")
+    if args.pooling is not None and args.pooling < 0:
+        raise EmberError(f"--pooling must not be negative, not {args.pooling}")
+    given = {"--combiner": args.combiner != "sum", "--weighted": args.weighted, "--pooling": args.pooling is not None,
+             "--max_norm": args.max_norm is not None, "--segments": args.segments != "nodes"}
+    for flag, ops in _OP_FLAGS.items():
+        if given[flag] and args.op not in ops:
+            raise EmberError(f"{flag} does not apply to {args.op} (only to {' and '.join(ops)})")
     options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
                              print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
     content = compile_model(builders[args.op](), options)

@@ -114,6 +114,8 @@ def test_compile_then_run(tmp_path):
     ("--disable_pass=decoupling", "cannot be disabled"),
     ("--opt_level=7", "opt_level must be 0, 1, 2 or 3"),
     ("--target=nowhere", "unknown machine 'nowhere'"),
+    ("--segments=sorted", "--segments does not apply to gather"),
+    ("--pooling=-1", "--pooling must not be negative"),
 ])
 def test_compile_errors_are_one_line(tmp_path, flag, message):
     out = tmp_path / "g.daebin"

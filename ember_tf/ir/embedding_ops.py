@@ -79,6 +79,8 @@ def embedding_bag(dim: int, combiner: str = "sum", weighted: bool = False, dtype
     `max_norm`, each looked-up row is clipped to that L2 norm before combining."""
     if combiner not in COMBINERS:
         raise ValueError(f"combiner must be one of {COMBINERS}")
+    if pooling is not None and pooling < 0:
+        raise ValueError(f"pooling must not be negative, not {pooling}")
     b = Builder(name or f"eb_{'weighted_' if weighted else ''}{combiner}")
     table = b.input("table", dtype, (None, dim))
     if pooling is None:
