@@ -5,7 +5,6 @@ produces."""
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import re
 
@@ -13,16 +12,14 @@ import pytest
 
 from ember_tf import dae_isa
 from ember_tf.dae_isa.opcodes import BY_MNEMONIC, SPECS, Unit
+from tests.tools import load_tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ISA_MD = ROOT / "docs" / "ISA.md"
 
 
 def _gen_isa_doc_tool():
-    spec = importlib.util.spec_from_file_location("gen_isa_doc", ROOT / "tools" / "gen_isa_doc.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_isa_doc")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from ember_tf.codegen.target import Target
 from ember_tf.errors import CompileError
 from ember_tf.ir.core import (
     ITEMSIZE, BufferType, FloatType, Func, IndexType, MaskType, Operation, StreamType, TensorType, Value, VectorType,
-    walk,
+    constant_value, walk, walk_op,
 )
 
 _REGISTER_FILES = {"x": range(2, 32), "f": range(0, 32), "v": range(0, 32), "m": range(0, 8), "b": range(0, 4)}
@@ -257,7 +257,7 @@ class KernelLowering:
 
     def _hoist_invariants(self, prologue: list[Operation], cases: list[Operation]) -> None:
         """Constants, dims and constant masks the core uses live in registers for the whole run."""
-        core_ops = [op for region in [prologue] + [c.body.ops for c in cases] for o in region for op in _walk_op(o)]
+        core_ops = [op for region in [prologue] + [c.body.ops for c in cases] for o in region for op in walk_op(o)]
         used = {v.uid: v for op in core_ops for v in op.operands}
         for op in prologue:
             if op.name in ("arith.constant", "tensor.dim") and op.result.uid in used:
@@ -690,22 +690,14 @@ for _name in list(_INT_OPS) + list(_FLOAT_OPS) + ["div_no_nan"]:
 _ZERO = Value(IndexType(), "zero", Operation("arith.constant", [], [], {"value": 0}))
 
 
-def _walk_op(op: Operation):
-    yield op
-    for region in op.regions:
-        yield from walk(region)
-
-
 def _constant_float(value: Value) -> float | None:
-    op = value.owner
-    if op is not None and op.name == "arith.constant" and isinstance(op.attrs.get("value"), float):
-        return op.attrs["value"]
-    return None
+    c = constant_value(value)
+    return c if isinstance(c, float) else None
 
 
 def _divisor_only_broadcasts(ops: list[Operation]) -> set[int]:
     """Broadcasts used only as div_no_nan's divisor (it splats its safe divisor instead)."""
-    all_ops = [o for top in ops for o in _walk_op(top)]
+    all_ops = [o for top in ops for o in walk_op(top)]
     candidates = {o.result.uid for o in all_ops if o.name == "vector.broadcast"}
     for op in all_ops:
         for i, v in enumerate(op.operands):
@@ -722,12 +714,12 @@ def _coalescing(ops: list[Operation], var_home: dict[str, str]) -> tuple[dict[in
     variable, acc read from that variable."""
     use_count: dict[int, int] = {}
     blocks = [ops]
-    for op in [o for top in ops for o in _walk_op(top)]:
+    for op in [o for top in ops for o in walk_op(top)]:
         for v in op.operands:
             use_count[v.uid] = use_count.get(v.uid, 0) + 1
         blocks += [r.ops for r in op.regions]
     coalesce, fusable = {}, {}
-    declared = set(var_home) | {o.attrs["name"] for top in ops for o in _walk_op(top) if o.name == "var.decl"}
+    declared = set(var_home) | {o.attrs["name"] for top in ops for o in walk_op(top) if o.name == "var.decl"}
     for block in blocks:
         for first, second in zip(block, block[1:]):
             if second.name == "var.set" and len(first.results) == 1 and first.results[0] is second.operands[0] \
@@ -750,10 +742,8 @@ def _coalescing(ops: list[Operation], var_home: dict[str, str]) -> tuple[dict[in
 
 
 def _constant(value: Value) -> int | None:
-    op = value.owner
-    if op is not None and op.name == "arith.constant" and isinstance(op.attrs.get("value"), int):
-        return op.attrs["value"]
-    return None
+    c = constant_value(value)
+    return c if isinstance(c, int) else None
 
 
 def _vector_suffix(t: VectorType) -> str:

@@ -14,7 +14,6 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ember_tf.dae_isa import dtypes
-
 from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import AluOp, Event, SrcKind
 from ember_tf.emulator.activity import AddressMap

@@ -1233,9 +1233,10 @@ def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params
     kind, n = queue.kind, queue.n
     outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
     capacity = enc.log_capacity
-    # other cores of the kernel may already have written parts of the outputs: a re-run
-    # starts from the tensors as they were when this core started, not from zeros
-    initial = [o.copy() for o in outputs]
+    # A re-run starts from the tensors as they were when this core started. The kernel's
+    # cores run one after another on zeroed outputs (interpreter), so only the later cores,
+    # which may see what earlier ones wrote, need a copy; the first re-runs from zeros.
+    initial = [o.copy() for o in outputs] if core_id else [0] * len(outputs)
     while True:
         cycles, counts = np.zeros(n + 1, np.float64), np.zeros(8, np.int64)
         acc_token, acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)

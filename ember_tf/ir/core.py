@@ -199,6 +199,21 @@ def walk(block: Block) -> Iterator[Operation]:
             yield from walk(region)
 
 
+def walk_op(op: Operation) -> Iterator[Operation]:
+    """`op` and every operation nested in its regions, pre-order."""
+    yield op
+    for region in op.regions:
+        yield from walk(region)
+
+
+def constant_value(value: Value) -> int | float | None:
+    """The value of an `arith.constant`, or None for anything else."""
+    op = value.owner
+    if op is not None and op.name == "arith.constant":
+        return op.attrs["value"]
+    return None
+
+
 def uses(block: Block, value: Value) -> list[Operation]:
     return [op for op in walk(block) if any(o is value for o in op.operands)]
 

@@ -209,7 +209,7 @@ def combine(funcs: list[Func], name: str) -> Func:
     operation i are renamed `t{i}_<name>`, their loop nests run one after the
     other on the same access unit and core."""
     args, names, outputs, ops = [], [], [], []
-    inputs_first = []
+    bases = []          # where each operation's arguments start in the combined list
     for i, func in enumerate(funcs):
         mapping: dict[int, Value] = {}
         renamed = {a.uid: f"t{i}_{n}" for a, n in zip(func.args, func.arg_names)}
@@ -224,13 +224,13 @@ def combine(funcs: list[Func], name: str) -> Func:
         args += [mapping[a.uid] for a in func.args]
         names += [renamed[a.uid] for a in func.args]
         outputs += [base + o for o in func.outputs]
-        inputs_first.append(base)
+        bases.append(base)
         for op in body.ops:
             op.parent = None
         ops += body.ops
     # output shapes refer to argument positions: shift them to the combined list
     for i, func in enumerate(funcs):
-        base = inputs_first[i]
+        base = bases[i]
         for o in func.outputs:
             t = args[base + o].type
             dim_of = tuple(None if d is None else d.moved(base) for d in t.dim_of)

@@ -19,13 +19,6 @@ def constant(func: Func, value: int | float, dtype: str = "index") -> Value:
     return op.result
 
 
-def constant_value(value: Value) -> int | float | None:
-    op = value.owner
-    if op is not None and op.name == "arith.constant":
-        return op.attrs["value"]
-    return None
-
-
 def unique_var_name(func: Func, base: str) -> str:
     """`base`, or `base_N`, whichever no variable of `func` is called yet."""
     taken = {op.attrs["name"] for op in func.body.ops if op.name == "var.decl"}

@@ -7,8 +7,7 @@ bags' running sum of weights joins the row's accumulation)."""
 from __future__ import annotations
 
 from ember_tf.ir.core import Func, replace_uses, walk
-
-_INVARIANT = ("arith.constant", "tensor.dim")
+from ember_tf.passes.decoupling import INVARIANT
 
 
 def run(func: Func, target) -> None:
@@ -20,7 +19,7 @@ def run(func: Func, target) -> None:
             continue
         child = children[0]
         first, second = callbacks
-        dense = all(v.owner is not None and v.owner.name in _INVARIANT for v in child.operands)
+        dense = all(v.owner is not None and v.owner.name in INVARIANT for v in child.operands)
         if not dense or first.attrs["event"] != "ite" or second.attrs["event"] != "end":
             continue
         if ops.index(first) > ops.index(child) or ops.index(second) != ops.index(child) + 1:

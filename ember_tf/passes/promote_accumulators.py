@@ -14,9 +14,9 @@ kernels do on top of Ember's passes; see docs/ARCHITECTURE.md).
 from __future__ import annotations
 
 from ember_tf.ir.core import (
-    Block, FloatType, Func, IndexType, MaskType, Operation, Value, VectorType, clone_block, walk,
+    Block, FloatType, Func, IndexType, MaskType, Operation, Value, VectorType, clone_block, constant_value, walk, walk_op,
 )
-from ember_tf.passes.common import constant, constant_value, unique_var_name
+from ember_tf.passes.common import constant, unique_var_name
 
 
 def run(func: Func, target) -> None:
@@ -77,18 +77,11 @@ def _fold_constants(func: Func, ops: list[Operation]) -> list[Operation]:
         values = [constant_value(v) for v in op.operands]
         if op.name in _FOLD and None not in values:
             folded = constant(func, _FOLD[op.name](*values))
-            for other in ops:
-                other.operands = [folded if v is op.result else v for v in other.operands]
-                for inner in walk_regions(other):
-                    inner.operands = [folded if v is op.result else v for v in inner.operands]
+            for inner in (o for other in ops for o in walk_op(other)):
+                inner.operands = [folded if v is op.result else v for v in inner.operands]
             continue
         kept.append(op)
     return kept
-
-
-def walk_regions(op: Operation):
-    for region in op.regions:
-        yield from walk(region)
 
 
 # ---- promotion --------------------------------------------------------------

@@ -11,8 +11,8 @@ as for the per-core shares of split_cores)."""
 
 from __future__ import annotations
 
-from ember_tf.ir.core import Block, Func, IndexType, Operation, Value, replace_uses, walk
-from ember_tf.passes.common import constant, constant_value, unique_var_name
+from ember_tf.ir.core import Block, Func, IndexType, Operation, Value, constant_value, replace_uses, walk
+from ember_tf.passes.common import constant, unique_var_name
 from ember_tf.passes.decoupling import materialize_streams
 
 

@@ -25,9 +25,9 @@ def run(func: Func, target) -> None:
     share = max(1, target.cores // len(roots))
     if share < 2:
         return
-    for loop in roots:
+    for number, loop in enumerate(roots):
         if _rows_are_private(func, loop):
-            _split(func, loop, share)
+            _split(func, loop, share, number)
 
 
 def _rows_are_private(func: Func, loop: Operation) -> bool:
@@ -50,10 +50,9 @@ def _rows_are_private(func: Func, loop: Operation) -> bool:
     return accesses > 0
 
 
-def _split(func: Func, loop: Operation, parts: int) -> None:
+def _split(func: Func, loop: Operation, parts: int, loop_id: int) -> None:
     lb, ub, step = loop.operands
     block = loop.parent
-    loop_id = sum(1 for op in walk(func.body) if op.name == "slc.for" and "share_of" in op.attrs)
     new_roots = []
     for part in range(parts):
         body = Block(args=[Value(StreamType(IndexType()), f"core{part}")])

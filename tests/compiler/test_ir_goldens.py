@@ -4,22 +4,16 @@ regenerate with `.venv/bin/python tools/gen_ir_goldens.py` and review the diff."
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 
 import pytest
 
+from tests.tools import load_tool
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location("gen_ir_goldens", ROOT / "tools" / "gen_ir_goldens.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-RENDERED = _tool().render()
+RENDERED = load_tool("gen_ir_goldens").render()
 
 
 @pytest.mark.parametrize("name", sorted(RENDERED))

@@ -4,7 +4,6 @@ field table agrees with the generated accessors."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import pathlib
 import re
@@ -14,15 +13,13 @@ import pytest
 
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa.flatbuffer_verify import TABLES
+from tests.tools import load_tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _gen_schema_tool():
-    spec = importlib.util.spec_from_file_location("gen_schema", ROOT / "tools" / "gen_schema.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("gen_schema")
 
 
 def test_committed_generated_code_matches_pinned_flatc(tmp_path):

@@ -11,7 +11,6 @@ with div_no_nan, an empty bag gives zeros).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import pathlib
 
 import numpy as np
@@ -20,6 +19,7 @@ import pytest
 from ember_tf import dae_isa
 from ember_tf.emulator import Interpreter
 from ember_tf.errors import EmberError
+from tests.tools import load_tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
@@ -160,9 +160,7 @@ def test_tmu_beats_cpu(combiner):
 
 def test_kernels_match_their_generator():
     """kernels/eb_*.dasm are written by tools/gen_eb_kernels.py; they must not drift."""
-    spec = importlib.util.spec_from_file_location("gen_eb_kernels", ROOT / "tools" / "gen_eb_kernels.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = load_tool("gen_eb_kernels")
     for combiner in COMBINERS:
         weighted = combiner.startswith("weighted")
         for machine in MACHINES:
