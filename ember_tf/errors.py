@@ -36,3 +36,9 @@ class SavedModelImportError(EmberError):
     """A SavedModel directory cannot be imported: it is missing, its saved_model.pb is
     absent or corrupt, it has no meta graph with the requested tags, a signature key is
     unknown, or a variable's checkpoint cannot be read. The message names the path."""
+
+
+class ConversionError(EmberError):
+    """A SavedModel imports but cannot be converted: an input or output dtype the
+    .daebin cannot hold, a variable used by an op other than a read or a gather, a
+    tensor whose rank TensorFlow cannot infer. The message names the path."""

@@ -50,6 +50,8 @@ class Signature:
     call_node: str  # the (Stateful)PartitionedCall node in the top-level graph
     function_name: str  # the body, e.g. `__inference___call___11`
     call_chain: tuple[str, ...]  # functions from the signature wrapper down to the body
+    body_inputs: dict[int, str] = field(default_factory=dict)  # body input index -> component name
+    body_outputs: dict[str, str] = field(default_factory=dict)  # output name -> body output arg
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,47 @@ class _Builder:
             if nid is not None and node is not None and node.op == "VarHandleOp":
                 self.handles.setdefault(nid, top)
         groups = self._groups(sd, call, body, arg_map)
+        component = {t.tensor.split(":")[0]: name for g in groups.values()
+                     for name, t in g.components.items()}
+        body_inputs = {i: component[top] for i, top in arg_map.items() if top in component}
         return Signature(key=key, method_name=sd.method_name, inputs=inputs, outputs=outputs,
                          input_groups=groups, call_node=call.name, function_name=body,
-                         call_chain=tuple(chain))
+                         call_chain=tuple(chain), body_inputs=body_inputs,
+                         body_outputs=self._body_outputs(outputs, call, chain))
+
+    def _body_outputs(self, outputs, call, chain) -> dict[str, str]:
+        """Signature output name -> the body's output arg, following each wrapper's
+        `ret` (`inner:output:j`) down the call chain."""
+        found = {}
+        for name, spec in outputs.items():
+            node, _, index = spec.tensor.partition(":")
+            if node != call.name:
+                continue
+            position = int(index or 0)
+            for fname in chain:
+                arg = self.functions[fname].signature.output_arg[position].name
+                if fname == chain[-1]:
+                    found[name] = arg
+                    break
+                position = self._call_output(self.functions[fname], self.functions[fname].ret[arg])
+                if position is None:
+                    break
+        return found
+
+    @staticmethod
+    def _call_output(fdef, edge: str) -> int | None:
+        """Which output of the wrapper's inner call `edge` is, through Identities."""
+        nodes = {n.name: n for n in fdef.node_def}
+        while True:
+            parts = edge.split(":")
+            node = nodes.get(parts[0])
+            if node is None or len(parts) != 3:
+                return None
+            if node.op in _CALL_OPS:
+                return int(parts[2])
+            if node.op != "Identity":
+                return None
+            edge = node.input[0]
 
     def _call_node(self, key, sd):
         names = []

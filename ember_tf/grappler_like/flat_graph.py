@@ -1,0 +1,307 @@
+"""A signature's body as one flat GraphDef the rewriters work on: every nested
+function call inlined (grappler's function_optimizer), GraphDef-style edges
+(`node:index`), one Placeholder per signature input named after its npz component,
+one DT_RESOURCE Placeholder per captured variable, and the signature outputs
+named. Static dtypes and shapes come from importing it into a tf.Graph (shape
+inference only; nothing runs)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ember_tf.errors import SavedModelImportError
+from ember_tf.grappler_like.graph_view import GraphView, Tensor
+from ember_tf.grappler_like.saved_model import SavedModelGraph, Signature, Variable
+
+CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
+_RESOURCE = 20  # types_pb2.DT_RESOURCE
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    dtype: str                          # numpy dtype name, or "resource", "string", ...
+    shape: tuple[int | None, ...] | None  # None: unknown rank
+
+
+class FlatGraph:
+    """The mutable working graph of one signature (see the module docstring)."""
+
+    def __init__(self, saved_model: SavedModelGraph, signature: Signature):
+        from tensorflow.core.framework import graph_pb2
+
+        self.saved_model = saved_model
+        self.signature = signature
+        self.path = saved_model.path
+        body = saved_model.functions[signature.function_name]
+        self.library = dict(saved_model.functions)   # plus the functions splice() brings
+        self.graph_def = graph_pb2.GraphDef()
+        self.inputs: dict[str, str] = {}          # npz component name -> Placeholder node
+        self.variables: dict[str, Variable] = {}  # resource Placeholder node -> variable
+        resources = saved_model.resource_inputs(signature.function_name)
+        arg_edges = {}
+        for i, arg in enumerate(body.signature.input_arg):
+            node = self.graph_def.node.add(name=arg.name, op="Placeholder")
+            node.attr["dtype"].type = arg.type
+            arg_edges[arg.name] = f"{arg.name}:0"
+            if arg.type == _RESOURCE:
+                if i not in resources:
+                    raise SavedModelImportError(
+                        f"{self.path}: input {arg.name!r} of {body.signature.name} is a resource "
+                        f"that is not a variable of the object graph")
+                self.variables[arg.name] = resources[i]
+            elif i in signature.body_inputs:
+                component = signature.body_inputs[i]
+                self.inputs[component] = arg.name
+                spec = _component_spec(signature, component)
+                if spec is not None and spec.shape is not None:
+                    _set_shape(node.attr["shape"].shape, spec.shape)
+            else:
+                raise SavedModelImportError(
+                    f"{self.path}: input {arg.name!r} of {body.signature.name} matches no signature input")
+        rets = _Inliner(self.library, self.graph_def).inline(body, arg_edges, prefix="")
+        self.outputs = {name: rets[arg] for name, arg in signature.body_outputs.items()}
+        missing = set(signature.outputs) - set(self.outputs)
+        if missing:
+            raise SavedModelImportError(
+                f"{self.path}: signature {signature.key!r} output(s) {', '.join(sorted(missing))} "
+                f"are not outputs of its body function")
+        self._types: dict[str, TensorInfo] | None = None
+        self._counter = 0
+
+    # -- queries ------------------------------------------------------------------------
+
+    def view(self) -> GraphView:
+        from tensorflow.core.framework import function_pb2
+
+        fdef = function_pb2.FunctionDef()
+        fdef.signature.name = self.signature.function_name
+        fdef.node_def.extend(self.graph_def.node)
+        for name, edge in self.outputs.items():
+            fdef.ret[name] = edge
+        return GraphView(fdef, {})
+
+    def node(self, name: str):
+        for node in self.graph_def.node:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def tensor_info(self, tensor: Tensor | str) -> TensorInfo:
+        """Static dtype and shape of a tensor, from TensorFlow's shape inference."""
+        if self._types is None:
+            self._types = self._infer()
+        return self._types[str(tensor) if ":" in str(tensor) else f"{tensor}:0"]
+
+    def constant_value(self, tensor: Tensor) -> np.ndarray | None:
+        """The value of a Const node's output (through Identities), else None."""
+        from tensorflow.python.framework import tensor_util
+
+        node = self.node(tensor.node)
+        while node.op == "Identity":
+            node = self.node(node.input[0].split(":")[0])
+        if node.op != "Const":
+            return None
+        return tensor_util.MakeNdarray(node.attr["value"].tensor)
+
+    # -- edits ----------------------------------------------------------------------------
+
+    def unique_name(self, base: str) -> str:
+        names = {n.name for n in self.graph_def.node}
+        while True:
+            self._counter += 1
+            name = f"{base}_{self._counter}"
+            if name not in names:
+                return name
+
+    def add_placeholder(self, name: str, dtype: str, shape: tuple[int | None, ...]) -> str:
+        import tensorflow as tf
+
+        node = self.graph_def.node.add(name=name, op="Placeholder")
+        node.attr["dtype"].type = tf.as_dtype(dtype).as_datatype_enum
+        _set_shape(node.attr["shape"].shape, shape)
+        self._types = None
+        return f"{name}:0"
+
+    def splice(self, fragment, feeds: dict[str, str], prefix: str) -> None:
+        """Adds the nodes of GraphDef `fragment` under `prefix/`, its Placeholders
+        named in `feeds` replaced by the given tensors of this graph."""
+        for function in fragment.library.function:
+            self.library.setdefault(function.signature.name, function)
+        renamed = {}
+        for node in fragment.node:
+            if node.name in feeds:
+                continue
+            renamed[node.name] = f"{prefix}/{node.name}"
+        for node in fragment.node:
+            if node.name in feeds:
+                continue
+            copy = self.graph_def.node.add()
+            copy.CopyFrom(node)
+            copy.name = renamed[node.name]
+            del copy.input[:]
+            for edge in node.input:
+                control = edge.startswith("^")
+                source, _, index = edge.lstrip("^").partition(":")
+                if source in feeds:
+                    target = feeds[source] if not control else "^" + feeds[source].split(":")[0]
+                else:
+                    target = ("^" if control else "") + renamed[source] + (f":{index}" if index else "")
+                copy.input.append(target)
+        self._types = None
+
+    def replace_uses(self, old: str, new: str) -> None:
+        """Every data input and signature output reading tensor `old` reads `new`."""
+        old_forms = {old, old.removesuffix(":0")} if old.endswith(":0") else {old}
+        for node in self.graph_def.node:
+            for i, edge in enumerate(node.input):
+                if edge in old_forms:
+                    node.input[i] = new
+        for name, edge in self.outputs.items():
+            if edge in old_forms:
+                self.outputs[name] = new
+        self._types = None
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _infer(self) -> dict[str, TensorInfo]:
+        import tensorflow as tf
+
+        graph_def = self.graph_def.__class__()
+        graph_def.CopyFrom(self.graph_def)
+        for function in _referenced_functions(self.graph_def, self.library):
+            graph_def.library.function.add().CopyFrom(function)
+        with tf.Graph().as_default() as graph:
+            try:
+                tf.graph_util.import_graph_def(graph_def, name="")
+            except (ValueError, tf.errors.OpError) as e:
+                raise SavedModelImportError(f"{self.path}: the body of signature {self.signature.key!r} "
+                                            f"does not import ({_first_line(e)})") from None
+        types = {}
+        for op in graph.get_operations():
+            for t in op.outputs:
+                shape = None if t.shape.rank is None else tuple(t.shape.as_list())
+                types[t.name] = TensorInfo(_dtype_name(t.dtype), shape)
+        return types
+
+
+class _Inliner:
+    """Copies a FunctionDef's nodes into a GraphDef, calls to library functions
+    replaced by the callee's nodes under `<call node>/`."""
+
+    def __init__(self, library: dict, out):
+        self.library, self.out = library, out
+
+    def inline(self, fdef, arg_edges: dict[str, str], prefix: str) -> dict[str, str]:
+        """Returns the function's outputs (output arg -> GraphDef edge)."""
+        view = GraphView(fdef, self.library)
+        calls: dict[str, list[str]] = {}
+
+        def edge(t: Tensor) -> str:
+            if t.is_arg:
+                return arg_edges[t.node]
+            if t.node in calls:
+                return calls[t.node][t.index]
+            return f"{prefix}{t.node}:{t.index}"
+
+        for node in _topological(fdef, view):
+            callee = self._callee(node)
+            if callee is not None:
+                inner_args = {a.name: edge(t) for a, t in zip(callee.signature.input_arg, view.fanin(node.name))}
+                rets = self.inline(callee, inner_args, f"{prefix}{node.name}/")
+                calls[node.name] = [rets[a.name] for a in callee.signature.output_arg]
+                continue
+            copy = self.out.node.add()
+            copy.CopyFrom(node)
+            copy.name = prefix + node.name
+            copy.device = ""
+            if "_class" in copy.attr:   # colocation with nodes that do not exist here
+                del copy.attr["_class"]
+            del copy.input[:]
+            copy.input.extend(edge(t) for t in view.fanin(node.name))
+            copy.input.extend("^" + prefix + c for c in view.control_inputs(node.name) if c not in calls)
+        return {name: edge(t) for name, t in view.outputs.items()}
+
+    def _callee(self, node):
+        if node.op in CALL_OPS:
+            return self.library.get(node.attr["f"].func.name)
+        return self.library.get(node.op)
+
+
+def _topological(fdef, view: GraphView) -> list:
+    """Nodes ordered so that every call's inputs come before it."""
+    order, state = [], {}
+    for root in fdef.node_def:
+        stack = [(root.name, False)]
+        while stack:
+            name, done = stack.pop()
+            if done:
+                if state.get(name) != 2:
+                    state[name] = 2
+                    order.append(view.node(name))
+                continue
+            if state.get(name):
+                continue
+            state[name] = 1
+            stack.append((name, True))
+            preds = [t.node for t in view.fanin(name) if not t.is_arg] + view.control_inputs(name)
+            stack.extend((p, False) for p in preds if not state.get(p))
+    return order
+
+
+def _referenced_functions(graph_def, library: dict) -> list:
+    """Library functions the nodes name (as attrs, e.g. If branches), transitively."""
+    found: dict[str, object] = {}
+
+    def visit_attrs(attrs):
+        for value in attrs.values():
+            names = [value.func.name] if value.HasField("func") else []
+            names += [f.name for f in value.list.func]
+            for name in names:
+                if name in library and name not in found:
+                    found[name] = library[name]
+                    for n in library[name].node_def:
+                        visit_node(n)
+
+    def visit_node(node):
+        if node.op in library and node.op not in found:
+            found[node.op] = library[node.op]
+            for n in library[node.op].node_def:
+                visit_node(n)
+        visit_attrs(node.attr)
+
+    for node in graph_def.node:
+        visit_node(node)
+    return list(found.values())
+
+
+def _component_spec(signature: Signature, component: str):
+    for group in signature.input_groups.values():
+        if component in group.components:
+            return group.components[component]
+    return None
+
+
+def _set_shape(proto, shape) -> None:
+    for d in shape:
+        proto.dim.add(size=-1 if d is None else int(d))
+
+
+def _dtype_name(dtype) -> str:
+    import tensorflow as tf
+
+    if dtype in (tf.string, tf.resource, tf.variant):
+        return dtype.name
+    try:
+        return np.dtype(dtype.as_numpy_dtype).name
+    except TypeError:
+        return dtype.name
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "message", None) or e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+referenced_functions = _referenced_functions

@@ -1,0 +1,152 @@
+"""What a rewriter gives back, and the helpers every rewriter shares: reading a
+gather's table and ids, choosing kernel dtypes, splicing host-side index
+preparation (built with TensorFlow itself) in front of a kernel."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+from ember_tf.grappler_like.flat_graph import FlatGraph
+from ember_tf.grappler_like.graph_view import GraphView, Tensor
+from ember_tf.grappler_like.pattern import Match, OpTypePattern
+from ember_tf.grappler_like.saved_model import Variable
+from ember_tf.ir.core import Func
+
+TABLE_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
+ID_DTYPES = {"int32": "i32", "int64": "i64"}
+
+
+@dataclasses.dataclass
+class KernelCall:
+    """One embedding operation found in the graph, as a kernel to compile.
+
+    `inputs` binds the kernel's input arguments in order: a variable (the table,
+    stored in the .daebin) or a tensor of the graph (`node:index`). `outputs`
+    are the graph tensors the kernel's outputs replace."""
+
+    family: str
+    func: Func
+    inputs: list[Variable | str]
+    outputs: list[str]
+    nodes: list[str]          # the graph nodes it stands for (for `ember-tf inspect`)
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip:
+    """A match left to the host, and why (shown by `ember-tf inspect`)."""
+
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """The rows a gather reads: a variable, or a tensor computed on the host."""
+
+    source: Variable | str
+    dtype: str      # IR dtype ("f32", ...)
+    dim: int
+    label: str      # variable path or tensor name, for messages
+
+
+class Rewriter:
+    """One embedding family: a pattern, and a rewrite of each match into a kernel."""
+
+    family: str = ""
+    pattern: OpTypePattern
+    anchor: str = ""       # the label of the match's root node
+
+    def rewrite(self, match: Match, graph: FlatGraph) -> KernelCall | Skip | None:
+        """A KernelCall, a Skip (matched but left on the host), or None (not this family)."""
+        raise NotImplementedError
+
+
+def gather_table(view: GraphView, graph: FlatGraph, node) -> tuple[Table, Tensor] | Skip | None:
+    """(table, ids) of a row gather: `ResourceGather(variable, ids)` or
+    `GatherV2(params, ids, axis=0)` with params a `ReadVariableOp` of a variable
+    or a rank-2 tensor. None when `node` is not a row gather."""
+    inputs = view.fanin(node.name)
+    if node.op == "ResourceGather":
+        if node.attr["batch_dims"].i != 0:
+            return Skip("ResourceGather with batch_dims")
+        source = _variable(view, graph, inputs[0])
+        if source is None:
+            return None
+        return _table(graph, source, None), inputs[1]
+    if node.op != "GatherV2" or len(inputs) != 3:
+        return None
+    axis = graph.constant_value(inputs[2])
+    if axis is None or axis.ndim != 0 or int(axis) != 0 or node.attr["batch_dims"].i != 0:
+        return None
+    return params_table(view, graph, inputs[0]), inputs[1]
+
+
+def params_table(view: GraphView, graph: FlatGraph, params: Tensor) -> Table | Skip:
+    """The table a gather's params tensor holds: a `ReadVariableOp` of a variable, or
+    any [rows, D] tensor."""
+    params = _skip_identity(view, params)
+    if not params.is_arg and view.node(params.node).op == "ReadVariableOp":
+        source = _variable(view, graph, view.fanin(params.node)[0])
+        if source is not None:
+            return _table(graph, source, None)
+    return _table(graph, None, params)
+
+
+def _table(graph: FlatGraph, variable: Variable | None, tensor: Tensor | None) -> Table | Skip:
+    if variable is not None:
+        dtype, shape, label, source = variable.dtype, variable.shape, variable.name, variable
+    else:
+        info = graph.tensor_info(tensor)
+        dtype, shape, label, source = info.dtype, info.shape, str(tensor), str(tensor)
+    if dtype not in TABLE_DTYPES:
+        return Skip(f"table {label!r} is {dtype}; DAE kernels take float32, float16 or bfloat16 rows")
+    if shape is None or len(shape) != 2 or shape[1] is None:
+        return Skip(f"table {label!r} has shape {_shape_text(shape)}; a kernel needs [rows, D] with D known")
+    return Table(source, TABLE_DTYPES[dtype], int(shape[1]), label)
+
+
+def _variable(view: GraphView, graph: FlatGraph, tensor: Tensor) -> Variable | None:
+    tensor = _skip_identity(view, tensor)
+    return None if tensor.is_arg else graph.variables.get(tensor.node)
+
+
+def _skip_identity(view: GraphView, tensor: Tensor) -> Tensor:
+    while not tensor.is_arg and view.node(tensor.node).op == "Identity":
+        tensor = view.fanin(tensor.node)[0]
+    return tensor
+
+
+def _shape_text(shape) -> str:
+    if shape is None:
+        return "of unknown rank"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def id_dtype(graph: FlatGraph, *tensors: Tensor | str) -> str | Skip:
+    """The kernel's id dtype: int64 if any id tensor is int64, else int32."""
+    names = [graph.tensor_info(t).dtype for t in tensors]
+    bad = [n for n in names if n not in ID_DTYPES]
+    if bad:
+        return Skip(f"ids are {bad[0]}; DAE kernels take int32 or int64 ids")
+    return "i64" if "int64" in names else "i32"
+
+
+def splice(graph: FlatGraph, build: Callable, feeds: dict[str, Tensor | str], prefix: str) -> list[str]:
+    """Host-side preparation in front of a kernel: `build(**placeholders)` written with
+    TensorFlow ops returns tensors; their nodes join the graph under `prefix`, fed by
+    `feeds`; returns the graph names of the returned tensors."""
+    import tensorflow as tf
+
+    with tf.Graph().as_default() as fragment:
+        placeholders = {}
+        for name, tensor in feeds.items():
+            info = graph.tensor_info(tensor)
+            placeholders[name] = tf.compat.v1.placeholder(info.dtype, info.shape, name=name)
+        results = build(**placeholders)
+    prefix = graph.unique_name(prefix)
+    graph.splice(fragment.as_graph_def(), {name: str(t) for name, t in feeds.items()}, prefix)
+    return [f"{prefix}/{t.name}" for t in results]
+
+
+def shape_of(graph: FlatGraph, tensor: Tensor | str):
+    return graph.tensor_info(tensor).shape
