@@ -20,6 +20,8 @@ from ember_tf.emulator.machine import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError, InputError
 
+REPORT_METADATA = "conversion_report"   # ember_tf.converter.REPORT_METADATA, without importing TensorFlow
+
 # Every machine parameter can be overridden by an absl flag of its name (on any
 # subcommand, or in a --flagfile); instruction costs by --cost_<group>.
 _MACHINE_HELP = {
@@ -96,6 +98,9 @@ def cmd_disasm(args: argparse.Namespace) -> None:
 def cmd_inspect(args: argparse.Namespace) -> None:
     model = dae_isa.read_model(args.model)
     info = summarize(model, os.path.getsize(args.model))
+    report = info["metadata"].pop(REPORT_METADATA, None)
+    if report is not None:
+        info["conversion"] = json.loads(report)
     if args.json:
         if args.disasm:
             info["disassembly"] = [dae_isa.disassemble_kernel(k) for k in model.kernels or []]
@@ -103,9 +108,79 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         sys.stdout.write("\n")
         return
     sys.stdout.write(format_summary(args.model, info))
+    if report is not None:
+        sys.stdout.write(format_report(info["conversion"]))
     if args.disasm:
         for kernel in model.kernels or []:
             sys.stdout.write("\n" + dae_isa.disassemble_kernel(kernel))
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
+    from ember_tf.compiler import CompileOptions
+    from ember_tf.converter import Converter
+
+    keys = [k for k in (args.signature_key or "").split(",") if k] or None
+    tags = [t for t in args.tags.split(",") if t]
+    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
+                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    converter = Converter.from_saved_model(args.source, keys, tags, options)
+    progress = _Progress(args.output)
+    try:
+        size = converter.convert_to_file(args.output, progress=progress)
+    except OSError as e:
+        raise EmberError(f"{args.output}: cannot write: {e.strerror or e}") from None
+    finally:
+        progress.close()
+    kernels = sum(len(r.offloaded) for r in converter.reports)
+    left = sum(len(r.not_offloaded) for r in converter.reports)
+    print(f"wrote {args.output} ({size:,} bytes): {len(converter.reports)} signature(s), {kernels} kernel(s)"
+          + (f", {left} embedding op(s) left on the host (ember-tf inspect says why)" if left else ""))
+    for report in converter.reports:
+        for entry in report.offloaded:
+            tables = f" on {', '.join(entry['tables'])}" if entry["tables"] else ""
+            print(f"  {report.key}: {entry['family']} -> {entry['kernel']}{tables}")
+
+
+class _Progress:
+    """`writing OUT: 40% of 1.2 GB` on stderr for files above 64 MiB (a line per 10%
+    when stderr is not a terminal)."""
+
+    THRESHOLD = 64 << 20
+
+    def __init__(self, path: str):
+        self.path, self.shown, self.active = path, -1, False
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.THRESHOLD:
+            return
+        percent = done * 100 // total
+        tty = sys.stderr.isatty()
+        if percent == self.shown or (not tty and percent // 10 == self.shown // 10 and percent != 100):
+            return
+        self.shown, self.active = percent, True
+        end = "\r" if tty and percent < 100 else "\n"
+        print(f"writing {self.path}: {percent:3d}% of {total / 1e9:.2f} GB", end=end, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.active and sys.stderr.isatty() and self.shown < 100:
+            print(file=sys.stderr)
+
+
+def format_report(conversion: list[dict]) -> str:
+    """The conversion report a converted model carries, as text."""
+    lines = []
+    for report in conversion:
+        lines.append(f"\nsignature '{report['key']}':")
+        for entry in report["offloaded"]:
+            tables = f" table {', '.join(entry['tables'])}" if entry["tables"] else ""
+            lines.append(f"  offloaded  {entry['family']}: {', '.join(entry['nodes'])} -> kernel "
+                         f"{entry['kernel']}{tables}")
+        for entry in report["not_offloaded"]:
+            lines.append(f"  host       {entry['op']} {entry['node']}: {entry['reason']}")
+        for segment in report["host_segments"]:
+            ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in segment["ops"].items()) or "copies only"
+            lines.append(f"  segment    {segment['name']} (TensorFlow on the host): {ops}")
+    return "\n".join(lines) + "\n"
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -247,6 +322,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
     p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
     p.set_defaults(run=cmd_run)
+
+    p = commands.add_parser("convert", help="convert a SavedModel to a .daebin (--opt_level, --print_ir_after, "
+                                           "--disable_pass)")
+    p.add_argument("source", help="SavedModel directory")
+    p.add_argument("output", help="output .daebin")
+    p.add_argument("--signature_key", default=None, help="signatures to convert, comma separated (default: all)")
+    p.add_argument("--tags", default="serve", help="meta graph tags, comma separated")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.set_defaults(run=cmd_convert)
 
     p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
                                            "(--opt_level, --print_ir_after, --disable_pass)")

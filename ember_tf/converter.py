@@ -75,12 +75,21 @@ class Converter:
     def build_model(self) -> fb.ModelT:
         builder = _ModelBuilder(self.saved_model)
         self.reports = []
+        built: dict[str, tuple[str, SignatureReport]] = {}   # body function -> first signature using it
+        bodies = {self.saved_model.signature(k).function_name for k in self.signature_keys}
         for key in self.signature_keys:
-            graph = FlatGraph(self.saved_model, self.saved_model.signature(key))
+            signature = self.saved_model.signature(key)
+            if signature.function_name in built:   # Keras writes `serve` and `serving_default` alike
+                first, report = built[signature.function_name]
+                builder.alias_signature(key, first)
+                self.reports.append(dataclasses.replace(report, key=key))
+                continue
+            graph = FlatGraph(self.saved_model, signature)
             rewritten = rewrite_graph(graph)
             steps = plan(graph, rewritten)
-            builder.add_signature(key, steps, self.options, prefix=f"{key}/" if len(self.signature_keys) > 1 else "")
+            builder.add_signature(key, steps, self.options, prefix=f"{key}/" if len(bodies) > 1 else "")
             self.reports.append(_report(key, rewritten, steps))
+            built[signature.function_name] = (key, self.reports[-1])
         fingerprint = self.saved_model.fingerprint
         if fingerprint is not None:
             builder.add_metadata(FINGERPRINT_METADATA, json.dumps(dataclasses.asdict(fingerprint)))
@@ -127,6 +136,15 @@ class _ModelBuilder:
         signature.outputs = [_tensor_map(n, i) for n, i in outputs.items()]
         self.model.signatureDefs.append(signature)
 
+    def alias_signature(self, key: str, same_as: str) -> None:
+        """A signature running the same subgraph as signature `same_as`."""
+        original = next(s for s in self.model.signatureDefs if s.key == same_as)
+        signature = fb.SignatureDefT()
+        signature.key, signature.subgraph = key, original.subgraph
+        signature.inputs = [_tensor_map(m.name, m.tensor) for m in original.inputs]
+        signature.outputs = [_tensor_map(m.name, m.tensor) for m in original.outputs]
+        self.model.signatureDefs.append(signature)
+
     def _tensor(self, name: str, info: TensorInfo, graph_name: str) -> int:
         if info.shape is None:
             raise ConversionError(f"{self.saved_model.path}: the rank of tensor {graph_name!r} is unknown; "
@@ -141,7 +159,7 @@ class _ModelBuilder:
 
     def _table(self, variable: Variable) -> int:
         if variable.name not in self.tables:
-            value = np.ascontiguousarray(self.saved_model.read_variable(variable))
+            value = np.require(self.saved_model.read_variable(variable), requirements="C")
             self.model.buffers.append(fb.BufferT(data=value.reshape(-1).view(np.uint8)))
             t = fb.TensorT()
             t.name = variable.name

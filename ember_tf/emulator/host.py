@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
 import numpy as np
 
@@ -48,6 +47,7 @@ from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.stats import HostStats
 from ember_tf.errors import EmulationError
+from ember_tf.tf_loader import tensorflow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,30 +59,11 @@ class Port:
     shape_signature: tuple[int, ...]    # -1: known only at run time
 
 
-_tf_module = None
 _COST_CACHE_SIZE = 256  # distinct input shapes whose FLOP count a segment keeps
 
 
 def _tensorflow():
-    """Imports TensorFlow once, keeping its import-time C++ log lines off stderr
-    (the CLI promises one line there on errors)."""
-    global _tf_module
-    if _tf_module is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-        try:
-            import tensorflow as tf
-        except ImportError:
-            tf = None
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-        _tf_module = tf
-    if _tf_module is None:
-        raise EmulationError("running a GRAPH_DEF host segment needs TensorFlow (pip install tensorflow)")
-    return _tf_module
+    return tensorflow("running a GRAPH_DEF host segment")
 
 
 def _first_line(error: BaseException) -> str:
@@ -165,7 +146,7 @@ class HostSegment:
             results = self._function(*[tf.constant(a) for a in inputs])
         except (tf.errors.OpError, ValueError, TypeError) as e:
             raise EmulationError(f"{self.where}: TensorFlow failed{_tf_failure(e)}") from None
-        outputs = [np.ascontiguousarray(r.numpy()) for r in results]
+        outputs = [np.require(r.numpy(), requirements="C") for r in results]
         for name, port, array in zip(self.output_names, self.outputs, outputs):
             if array.dtype != port.dtype:
                 raise EmulationError(f"{self.where}: output '{name}' has dtype {array.dtype}, {port.label} "

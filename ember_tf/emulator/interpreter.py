@@ -86,7 +86,7 @@ class SignatureRunner:
                     want not in (-1, got) for want, got in zip(detail.shape_signature, array.shape)):
                 raise InputError(f"input '{name}' has shape {list(array.shape)}, the model wants "
                                      f"{list(detail.shape_signature)} (-1: any size)")
-            values[detail.index] = np.ascontiguousarray(array)
+            values[detail.index] = np.require(array, requirements="C")  # ascontiguousarray makes 0-d 1-d
         return values
 
 

@@ -37,6 +37,8 @@ class FlatGraph:
         body = saved_model.functions[signature.function_name]
         self.library = dict(saved_model.functions)   # plus the functions splice() brings
         self.graph_def = graph_pb2.GraphDef()
+        # The producer version decides semantics (before 21 a Placeholder's scalar shape meant "unknown").
+        self.graph_def.versions.CopyFrom(saved_model.graph_def.versions)
         self.inputs: dict[str, str] = {}          # npz component name -> Placeholder node
         self.variables: dict[str, Variable] = {}  # resource Placeholder node -> variable
         resources = saved_model.resource_inputs(signature.function_name)
@@ -284,6 +286,7 @@ def _component_spec(signature: Signature, component: str):
 
 
 def _set_shape(proto, shape) -> None:
+    proto.SetInParent()   # a scalar has no dims, but its shape is still known
     for d in shape:
         proto.dim.add(size=-1 if d is None else int(d))
 

@@ -207,6 +207,7 @@ class _Planner:
         members = set(names)
         needed_later = self._consumed_after(members, levels, live, kernels)
         graph_def = graph_pb2.GraphDef()
+        graph_def.versions.CopyFrom(self.graph.graph_def.versions)
         inputs, input_names, free = [], [], set()
         outside: dict[str, str] = {}
 

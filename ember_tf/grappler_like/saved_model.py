@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ember_tf.errors import SavedModelImportError
+from ember_tf.tf_loader import tensorflow
 
 _RESOURCE = 20  # types_pb2.DT_RESOURCE
 _CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
@@ -136,6 +137,7 @@ class SavedModelGraph:
 
 def read_saved_model(path: str, tags=("serve",)) -> SavedModelGraph:
     """Parse `path/saved_model.pb` (protos only) into a SavedModelGraph."""
+    _tf()
     from google.protobuf.message import DecodeError
     from tensorflow.core.protobuf import saved_model_pb2
 
@@ -460,5 +462,4 @@ def _one_line(e: BaseException) -> str:
 
 
 def _tf():
-    import tensorflow as tf
-    return tf
+    return tensorflow("reading a SavedModel")
