@@ -26,7 +26,7 @@ from ember_tf.dae_isa import dtypes
 from ember_tf.errors import ConversionError
 from ember_tf.grappler_like.flat_graph import FlatGraph, TensorInfo
 from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
-from ember_tf.grappler_like.rewriter import Rewritten, rewrite_graph
+from ember_tf.grappler_like.rewriter import Rewritten, ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
 from ember_tf.version import SCHEMA_VERSION
 
@@ -157,9 +157,12 @@ class _ModelBuilder:
         self.model.tensors.append(t)
         return len(self.model.tensors) - 1
 
-    def _table(self, variable: Variable) -> int:
+    def _table(self, variable: Variable | ShardedTable) -> int:
         if variable.name not in self.tables:
-            value = np.require(self.saved_model.read_variable(variable), requirements="C")
+            if isinstance(variable, ShardedTable):
+                value = variable.value(self.saved_model.read_variable)
+            else:
+                value = np.require(self.saved_model.read_variable(variable), requirements="C")
             self.model.buffers.append(fb.BufferT(data=value.reshape(-1).view(np.uint8)))
             t = fb.TensorT()
             t.name = variable.name
@@ -178,7 +181,7 @@ class _ModelBuilder:
         self.model.kernels.append(kernel)
         op = fb.OperatorT()
         op.kind, op.index = fb.OperatorKind.KERNEL, len(self.model.kernels) - 1
-        op.inputs = [self._table(s) if isinstance(s, Variable) else tensor(s) for s in call.inputs]
+        op.inputs = [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs]
         op.outputs = [tensor(t) for t in call.outputs]
         return op
 
@@ -225,7 +228,7 @@ def _report(key: str, rewritten: Rewritten, steps: Plan) -> SignatureReport:
         if isinstance(step, KernelStep):
             call = step.call
             offloaded.append({"family": call.family, "kernel": call.func.name, "nodes": call.nodes,
-                              "tables": [s.name for s in call.inputs if isinstance(s, Variable)]})
+                              "tables": [s.name for s in call.inputs if not isinstance(s, str)]})
     skipped = [dataclasses.asdict(s) for s in rewritten.skipped]
     hosts = []
     for step in steps.steps:

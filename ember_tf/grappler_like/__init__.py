@@ -1,9 +1,10 @@
 """SavedModel import: read saved_model.pb + checkpoint without executing; an indexed
-graph view over function bodies; labelled op-type patterns matched over it. (The
-rewriters per embedding family and the converter come next: not built yet.)"""
+graph view over function bodies; labelled op-type patterns matched over it; the
+signature body flattened into one graph (`flat_graph`), one rewriter per embedding
+family (`rewriter/`), and the residual host graph cut into segments (`host_graph`)."""
 
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
-from ember_tf.grappler_like.pattern import ANY, ARG, Match, OpTypePattern, match_all
+from ember_tf.grappler_like.pattern import ANY, ARG, Match, OpTypePattern, match_all, match_at
 from ember_tf.grappler_like.saved_model import (
     Fingerprint,
     InputGroup,
@@ -28,5 +29,6 @@ __all__ = [
     "TensorSpecInfo",
     "Variable",
     "match_all",
+    "match_at",
     "read_saved_model",
 ]

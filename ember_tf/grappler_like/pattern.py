@@ -100,6 +100,12 @@ def match_all(view: GraphView, pattern: OpTypePattern) -> Iterator[Match]:
                 yield Match(view, bound)
 
 
+def match_at(view: GraphView, pattern: OpTypePattern, tensor: Tensor) -> Match | None:
+    """The match of `pattern` rooted at `tensor`'s producer, if any."""
+    bound = _match(view, pattern, tensor, {})
+    return None if bound is None else Match(view, bound)
+
+
 def _skip_identities(view: GraphView, tensor: Tensor) -> Tensor:
     while not tensor.is_arg and view.node(tensor.node).op == "Identity" and view.fanin(tensor.node):
         tensor = view.fanin(tensor.node)[0]

@@ -12,16 +12,30 @@ from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.pattern import match_all
 from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip
 from ember_tf.grappler_like.rewriter.keras_gather import ReadVariableGatherRewriter
+from ember_tf.grappler_like.rewriter.max_norm import MaxNormGatherRewriter
+from ember_tf.grappler_like.rewriter.partitioned import PartitionedLookupRewriter, ShardedTable
+from ember_tf.grappler_like.rewriter.ragged_gather import RaggedGatherRewriter
 from ember_tf.grappler_like.rewriter.reduce_bag import ReduceBagRewriter
 from ember_tf.grappler_like.rewriter.resource_gather import ResourceGatherRewriter
 from ember_tf.grappler_like.rewriter.segment_sum import UnsortedSegmentSumRewriter
 from ember_tf.grappler_like.rewriter.sparse_segment import SparseSegmentRewriter
+from ember_tf.grappler_like.rewriter.spmm import SparseDenseMatMulRewriter
+from ember_tf.grappler_like.rewriter.weighted_sparse import (
+    WeightedMeanRewriter, WeightedSqrtnRewriter, WeightedSumRewriter,
+)
 
 # Larger patterns first: a bag's gather must not be taken alone before the bag is seen.
 REWRITERS: tuple[Rewriter, ...] = (
+    WeightedMeanRewriter(),
+    WeightedSqrtnRewriter(),
+    WeightedSumRewriter(),
     SparseSegmentRewriter(),
     ReduceBagRewriter(),
     UnsortedSegmentSumRewriter(),
+    SparseDenseMatMulRewriter(),
+    RaggedGatherRewriter(),
+    PartitionedLookupRewriter(),
+    MaxNormGatherRewriter(),
     ResourceGatherRewriter(),
     ReadVariableGatherRewriter(),
 )
@@ -87,4 +101,4 @@ def _apply(graph: FlatGraph, call: KernelCall, result: Rewritten) -> None:
     result.calls.append(call)
 
 
-__all__ = ["KernelCall", "REWRITERS", "Rewriter", "Rewritten", "Skip", "Skipped", "rewrite_graph"]
+__all__ = ["KernelCall", "REWRITERS", "Rewriter", "Rewritten", "ShardedTable", "Skip", "Skipped", "rewrite_graph"]

@@ -9,7 +9,7 @@ from typing import Callable
 
 from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
-from ember_tf.grappler_like.pattern import Match, OpTypePattern
+from ember_tf.grappler_like.pattern import ANY, Match, OpTypePattern, match_at
 from ember_tf.grappler_like.saved_model import Variable
 from ember_tf.ir.core import Func
 
@@ -27,7 +27,7 @@ class KernelCall:
 
     family: str
     func: Func
-    inputs: list[Variable | str]
+    inputs: list[Variable | str | object]   # object: a ShardedTable (rewriter/partitioned.py)
     outputs: list[str]
     nodes: list[str]          # the graph nodes it stands for (for `ember-tf inspect`)
 
@@ -145,8 +145,89 @@ def splice(graph: FlatGraph, build: Callable, feeds: dict[str, Tensor | str], pr
         results = build(**placeholders)
     prefix = graph.unique_name(prefix)
     graph.splice(fragment.as_graph_def(), {name: str(t) for name, t in feeds.items()}, prefix)
-    return [f"{prefix}/{t.name}" for t in results]
+    # a result may be a feed itself (tf.cast to the dtype it already has)
+    return [str(feeds[t.op.name]) if t.op.name in feeds else f"{prefix}/{t.name}" for t in results]
 
 
 def shape_of(graph: FlatGraph, tensor: Tensor | str):
     return graph.tensor_info(tensor).shape
+
+
+@dataclasses.dataclass(frozen=True)
+class Lookup:
+    """Rows read from a table: table[ids], each clipped to `max_norm` if given."""
+
+    table: Table
+    ids: Tensor
+    max_norm: float | None
+    nodes: tuple[str, ...]
+
+
+# tf.clip_by_norm(rows, c, axes=-1) as embedding_lookup(..., max_norm=c) writes it:
+# rows * c / max(where(l2sum > 0, sqrt(where(l2sum > 0, l2sum, 1)), l2sum), c)
+_L2SUM = OpTypePattern("Sum", "l2sum", [OpTypePattern("Mul", "square", [ANY("rows"), ANY("rows")]), ANY("axis")])
+CLIP_BY_NORM = OpTypePattern("RealDiv", "clipped", [
+    OpTypePattern("Mul", "scaled", [ANY("rows"), ANY("clip")]),
+    OpTypePattern("Maximum", "divisor", [
+        OpTypePattern("Select|SelectV2", "norm", [
+            ANY("positive"),
+            OpTypePattern("Sqrt", "sqrt", [OpTypePattern("Select|SelectV2", "safe", [ANY("positive"), _L2SUM,
+                                                                                     ANY("ones")])]),
+            OpTypePattern("Sum", "l2sum"),
+        ]),
+        ANY("clip_again"),
+    ]),
+])
+
+
+def row_lookup(view: GraphView, graph: FlatGraph, tensor: Tensor) -> Lookup | Skip | None:
+    """The lookup producing `tensor`: a row gather, optionally under clip_by_norm."""
+    tensor = _skip_identity(view, tensor)
+    if tensor.is_arg:
+        return None
+    max_norm, nodes = None, ()
+    clip = match_at(view, CLIP_BY_NORM, tensor)
+    if clip is not None:
+        max_norm = _clip_value(graph, clip)
+        if max_norm is None:
+            return None
+        if not clip.only_consumed_inside(["rows"], keep="clipped"):
+            return Skip("the looked-up rows are also used unclipped")
+        nodes = tuple(sorted(clip.nodes() - {clip.tensors["rows"].node}))
+        tensor = _skip_identity(view, clip.tensors["rows"])
+        if tensor.is_arg:
+            return None
+    node = view.node(tensor.node)
+    found = gather_table(view, graph, node) if node.op in ("ResourceGather", "GatherV2") else None
+    if not isinstance(found, tuple):
+        return found
+    table, ids = found
+    if isinstance(table, Skip):
+        return table
+    return Lookup(table, ids, max_norm, (node.name,) + nodes)
+
+
+def _clip_value(graph: FlatGraph, clip: Match) -> float | None:
+    values = [graph.constant_value(clip.tensors[k]) for k in ("clip", "clip_again")]
+    if any(v is None or v.size != 1 for v in values) or float(values[0]) != float(values[1]):
+        return None
+    axis = graph.constant_value(clip.tensors["axis"])
+    rows = graph.tensor_info(clip.tensors["rows"]).shape
+    if axis is None or axis.size != 1 or rows is None or int(axis.reshape(-1)[0]) not in (-1, len(rows) - 1):
+        return None   # the norm is not taken over each row
+    return float(values[0])
+
+
+def unique_lookup(view: GraphView, graph: FlatGraph, data: Tensor, indices: Tensor) -> Lookup | Skip | None:
+    """The lookup table[ids] that `data[indices]` amounts to when `data` looks up
+    `Unique(ids).y` and `indices` is that Unique's `idx` (embedding_lookup_sparse)."""
+    found = row_lookup(view, graph, data)
+    if not isinstance(found, Lookup):
+        return found
+    unique_y = _skip_identity(view, found.ids)
+    indices = _skip_identity(view, indices)
+    if unique_y.is_arg or view.node(unique_y.node).op != "Unique" or unique_y.index != 0:
+        return None
+    if indices.is_arg or indices.node != unique_y.node or indices.index != 1:
+        return None
+    return dataclasses.replace(found, ids=view.fanin(unique_y.node)[0])

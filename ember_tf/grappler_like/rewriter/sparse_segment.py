@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 
 from ember_tf.grappler_like.pattern import OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, gather_table, id_dtype, params_table, splice
+from ember_tf.grappler_like.rewriter.base import (
+    KernelCall, Lookup, Rewriter, Skip, id_dtype, params_table, splice, unique_lookup,
+)
 from ember_tf.ir import embedding_ops
 
 COMBINERS = {"SparseSegmentSum": "sum", "SparseSegmentMean": "mean", "SparseSegmentSqrtN": "sqrtn"}
@@ -30,49 +32,29 @@ class SparseSegmentRewriter(Rewriter):
         inputs = view.fanin(node.name)
         data, indices, segment_ids = inputs[:3]
         num_segments = inputs[3] if len(inputs) == 4 else None
-        found = _unique_gather(view, graph, data, indices)
-        if found is None:   # the op gathers the table itself
-            found = params_table(view, graph, data), indices
-        if not isinstance(found, tuple):
-            return found
-        table, ids = found
-        if isinstance(table, Skip):
-            return table
-        ids_type = id_dtype(graph, ids)
+        lookup = unique_lookup(view, graph, data, indices)
+        if lookup is None:   # the op gathers the table itself
+            table = params_table(view, graph, data)
+            lookup = table if isinstance(table, Skip) else Lookup(table, indices, None, ())
+        if not isinstance(lookup, Lookup):
+            return lookup
+        ids_type = id_dtype(graph, lookup.ids)
         if isinstance(ids_type, Skip):
             return ids_type
         combiner = COMBINERS[node.op.removesuffix("WithNumSegments")]
-        feeds = {"segment_ids": segment_ids} | ({"num_segments": num_segments} if num_segments is not None else {})
-        offsets, flat_ids = splice(graph, functools.partial(_offsets, ids_dtype=ids_type),
-                                   feeds | {"ids": ids}, "ember_segment_offsets")
-        func = embedding_ops.embedding_bag(table.dim, combiner, dtype=table.dtype, id_dtype=ids_type,
-                                           name=f"eb_{combiner}")
-        return KernelCall(self.family, func, [table.source, flat_ids, offsets], [f"{node.name}:0"],
-                          [node.name])
+        offsets, flat_ids = segment_offsets(graph, segment_ids, lookup.ids, ids_type, num_segments)
+        func = embedding_ops.embedding_bag(lookup.table.dim, combiner, dtype=lookup.table.dtype,
+                                           id_dtype=ids_type, name=f"eb_{combiner}", max_norm=lookup.max_norm)
+        return KernelCall(self.family, func, [lookup.table.source, flat_ids, offsets], [f"{node.name}:0"],
+                          [node.name, *lookup.nodes])
 
 
-def _unique_gather(view, graph, data, indices):
-    """(table, ids) when `data` gathers a table by `Unique(ids).y` and `indices` is
-    that Unique's `idx`: the pair reads table[ids] in order."""
-    if data.is_arg or indices.is_arg:
-        return None
-    gather = view.node(data.node)
-    while gather.op == "Identity":
-        data = view.fanin(gather.name)[0]
-        if data.is_arg:
-            return None
-        gather = view.node(data.node)
-    if gather.op not in ("ResourceGather", "GatherV2"):
-        return None
-    found = gather_table(view, graph, gather)
-    if not isinstance(found, tuple):
-        return found
-    table, unique_y = found
-    if unique_y.is_arg or view.node(unique_y.node).op != "Unique" or unique_y.index != 0:
-        return None
-    if indices.node != unique_y.node or indices.index != 1:
-        return None
-    return table, view.fanin(unique_y.node)[0]
+def segment_offsets(graph, segment_ids, ids, ids_type, num_segments=None) -> list[str]:
+    """Host nodes giving (CSR offsets, flat ids) for sorted segment ids."""
+    feeds = {"segment_ids": segment_ids, "ids": ids}
+    if num_segments is not None:
+        feeds["num_segments"] = num_segments
+    return splice(graph, functools.partial(_offsets, ids_dtype=ids_type), feeds, "ember_segment_offsets")
 
 
 def _offsets(segment_ids, ids, num_segments=None, *, ids_dtype):
