@@ -55,6 +55,12 @@ def test_demo_runs_checks_and_reports(tmp_path):
     assert "[compiler] O3 " in result.stdout and "of hand-written" in result.stdout
     assert (tmp_path / "out" / "demo_tmu.daebin").exists()
     assert (tmp_path / "out" / "demo_compiled_O3.daebin").exists()
+    # part 1: the TensorFlow model converted, emulated on both machines, equal to TensorFlow
+    assert result.stdout.count("equals TensorFlow: yes") == 2
+    assert "offloaded SparseSegment x2, reduce over gather x2, ResourceGather x4" in result.stdout
+    assert "tmu vs cpu: embedding kernels" in result.stdout
+    assert result.stderr == ""
+    assert (tmp_path / "out" / "dlrm_tmu.daebin").exists() and (tmp_path / "out" / "dlrm_cpu.daebin").exists()
 
 
 def _assert_one_line_error(result, *needles):

@@ -168,7 +168,7 @@ class _Planner:
         kernel_level: dict[int, int] = {}
 
         for name in _topological(live, self._preds):   # levels: kernel launches waited for
-            start = max((levels[p] for p in self._preds(name)), default=0)
+            start = max((levels.get(p, 0) for p in self._preds(name)), default=0)   # new Consts: 0
             if name in self.kernel_of:
                 kernel_level[self.kernel_of[name]] = start
                 start += 1
