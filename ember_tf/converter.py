@@ -28,6 +28,7 @@ from ember_tf.grappler_like.flat_graph import FlatGraph, TensorInfo
 from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
 from ember_tf.grappler_like.rewriter import Rewritten, ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
+from ember_tf.ir.printer import print_func
 from ember_tf.version import SCHEMA_VERSION
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
@@ -108,6 +109,7 @@ class _ModelBuilder:
         self.model.tensors, self.model.kernels, self.model.hostSegments = [], [], []
         self.model.subgraphs, self.model.signatureDefs, self.model.metadata = [], [], []
         self.tables: dict[str, int] = {}   # variable path -> tensor index
+        self.kernels: dict[tuple, int] = {}  # (kernel IR, options) -> index in model.kernels
 
     def add_signature(self, key: str, steps: Plan, options: CompileOptions, prefix: str) -> None:
         tensors: dict[str, int] = {}
@@ -175,12 +177,16 @@ class _ModelBuilder:
 
     def _kernel(self, step: KernelStep, options: CompileOptions, tensor) -> fb.OperatorT:
         call = step.call
-        text = compile_kernel(call.func, options)
-        kernel = dae_isa.assemble(f".model version={SCHEMA_VERSION}\n{text}", f"<compiled {call.func.name}>").kernels[0]
-        kernel.name = f"{call.func.name}_{len(self.model.kernels)}"
-        self.model.kernels.append(kernel)
+        key = (print_func(call.func), options)   # tables of one shape share one compiled kernel
+        if key not in self.kernels:
+            text = compile_kernel(call.func, options)
+            kernel = dae_isa.assemble(f".model version={SCHEMA_VERSION}\n{text}",
+                                      f"<compiled {call.func.name}>").kernels[0]
+            kernel.name = f"{call.func.name}_{len(self.model.kernels)}"
+            self.model.kernels.append(kernel)
+            self.kernels[key] = len(self.model.kernels) - 1
         op = fb.OperatorT()
-        op.kind, op.index = fb.OperatorKind.KERNEL, len(self.model.kernels) - 1
+        op.kind, op.index = fb.OperatorKind.KERNEL, self.kernels[key]
         op.inputs = [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs]
         op.outputs = [tensor(t) for t in call.outputs]
         return op

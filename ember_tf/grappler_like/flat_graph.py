@@ -123,12 +123,13 @@ class FlatGraph:
         node = self.graph_def.node.add(name=name, op="Placeholder")
         node.attr["dtype"].type = tf.as_dtype(dtype).as_datatype_enum
         _set_shape(node.attr["shape"].shape, shape)
-        self._types = None
+        self._known(f"{name}:0", TensorInfo(dtype, tuple(shape)))
         return f"{name}:0"
 
-    def splice(self, fragment, feeds: dict[str, str], prefix: str) -> None:
+    def splice(self, fragment, feeds: dict[str, str], prefix: str, types: dict[str, TensorInfo]) -> None:
         """Adds the nodes of GraphDef `fragment` under `prefix/`, its Placeholders
-        named in `feeds` replaced by the given tensors of this graph."""
+        named in `feeds` replaced by the given tensors of this graph; `types` gives
+        the static type of every fragment tensor (by its name in the fragment)."""
         for function in fragment.library.function:
             self.library.setdefault(function.signature.name, function)
         renamed = {}
@@ -151,7 +152,9 @@ class FlatGraph:
                 else:
                     target = ("^" if control else "") + renamed[source] + (f":{index}" if index else "")
                 copy.input.append(target)
-        self._types = None
+        for name, info in types.items():
+            if name.split(":")[0] not in feeds:
+                self._known(f"{prefix}/{name}", info)
 
     def replace_uses(self, old: str, new: str) -> None:
         """Every data input and signature output reading tensor `old` reads `new`."""
@@ -163,9 +166,14 @@ class FlatGraph:
         for name, edge in self.outputs.items():
             if edge in old_forms:
                 self.outputs[name] = new
-        self._types = None
+        # (the readers' static types stay as they were: `new` has the type `old` had)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _known(self, tensor: str, info: TensorInfo) -> None:
+        """Records the type of a tensor an edit added (no need to infer the graph again)."""
+        if self._types is not None:
+            self._types[tensor] = info
 
     def _infer(self) -> dict[str, TensorInfo]:
         import tensorflow as tf
@@ -180,12 +188,7 @@ class FlatGraph:
             except (ValueError, tf.errors.OpError) as e:
                 raise SavedModelImportError(f"{self.path}: the body of signature {self.signature.key!r} "
                                             f"does not import ({_first_line(e)})") from None
-        types = {}
-        for op in graph.get_operations():
-            for t in op.outputs:
-                shape = None if t.shape.rank is None else tuple(t.shape.as_list())
-                types[t.name] = TensorInfo(_dtype_name(t.dtype), shape)
-        return types
+        return tensor_types(graph)
 
 
 class _Inliner:
@@ -276,6 +279,16 @@ def _referenced_functions(graph_def, library: dict) -> list:
     for node in graph_def.node:
         visit_node(node)
     return list(found.values())
+
+
+def tensor_types(graph) -> dict[str, TensorInfo]:
+    """Static dtype and shape of every tensor of a tf.Graph."""
+    types = {}
+    for op in graph.get_operations():
+        for t in op.outputs:
+            shape = None if t.shape.rank is None else tuple(t.shape.as_list())
+            types[t.name] = TensorInfo(_dtype_name(t.dtype), shape)
+    return types
 
 
 def _component_spec(signature: Signature, component: str):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from ember_tf.grappler_like.flat_graph import FlatGraph
+from ember_tf.grappler_like.flat_graph import FlatGraph, tensor_types
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
 from ember_tf.grappler_like.pattern import ANY, Match, OpTypePattern, match_at
 from ember_tf.grappler_like.saved_model import Variable
@@ -144,7 +144,8 @@ def splice(graph: FlatGraph, build: Callable, feeds: dict[str, Tensor | str], pr
             placeholders[name] = tf.compat.v1.placeholder(info.dtype, info.shape, name=name)
         results = build(**placeholders)
     prefix = graph.unique_name(prefix)
-    graph.splice(fragment.as_graph_def(), {name: str(t) for name, t in feeds.items()}, prefix)
+    graph.splice(fragment.as_graph_def(), {name: str(t) for name, t in feeds.items()}, prefix,
+                 tensor_types(fragment))
     # a result may be a feed itself (tf.cast to the dtype it already has)
     return [str(feeds[t.op.name]) if t.op.name in feeds else f"{prefix}/{t.name}" for t in results]
 

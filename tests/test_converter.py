@@ -1,0 +1,87 @@
+"""Whole models through `Converter`: a Criteo-like Keras 3 model (26 tables of varied
+sizes and a dense MLP) and the DLRM-like tf.Module of the demo, both equal to
+TensorFlow through the written and re-read .daebin; the API's options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ember_tf import CompileOptions, Converter, Interpreter, dlrm
+from ember_tf.errors import SavedModelImportError
+from tests.conversion import assert_matches, offloaded_families, report
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+CRITEO_ROWS = (1460, 583, 10131, 2202, 305, 24, 12517, 633, 3, 9345, 5683, 8351, 3194, 27, 14992, 5461, 10, 5652,
+               2173, 4, 7046, 18, 15, 2861, 105, 142)     # the Criteo Kaggle cardinalities, capped
+
+
+@pytest.fixture(scope="module")
+def criteo(tmp_path_factory):
+    keras.utils.set_random_seed(3)
+    dense = keras.Input(shape=(13,), name="numeric")
+    sparse = [keras.Input(shape=(1,), dtype="int32", name=f"c{i}") for i in range(26)]
+    bottom = keras.layers.Dense(16, activation="relu")(keras.layers.Dense(32, activation="relu")(dense))
+    embedded = [keras.layers.Flatten()(keras.layers.Embedding(rows, 16)(ids)) for rows, ids in zip(CRITEO_ROWS, sparse)]
+    x = keras.layers.Concatenate()([bottom] + embedded)
+    x = keras.layers.Dense(64, activation="relu")(x)
+    out = keras.layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model([dense] + sparse, out)
+    path = tmp_path_factory.mktemp("criteo") / "model"
+    model.export(str(path), verbose=False)
+    return model, str(path)
+
+
+def test_criteo_like_keras_model(criteo, tmp_path):
+    model, path = criteo
+    rng = np.random.default_rng(0)
+    batch = 64
+    feeds = {"numeric": rng.standard_normal((batch, 13)).astype(np.float32)}
+    feeds |= {f"c{i}": rng.integers(-rows, rows, (batch, 1)).astype(np.int32) for i, rows in enumerate(CRITEO_ROWS)}
+    want = model([feeds["numeric"]] + [feeds[f"c{i}"] for i in range(26)]).numpy()
+    out = tmp_path / "criteo.daebin"
+    Converter.from_saved_model(path, signature_keys=["serving_default"]).convert_to_file(out)
+    assert offloaded_families(out) == ["GatherV2"] * 26
+    got = Interpreter(model_path=out, mode="fast").get_signature_runner()(**feeds)["output_0"]
+    assert_matches(got, want)
+
+
+def test_dlrm_like_module_on_both_machines(tmp_path):
+    config = dlrm.DlrmConfig(one_hot_rows=(500, 70), multi_hot_rows=(900, 40), fixed_rows=(300, 20), dim=8,
+                             top=(16,), bottom=(16,))
+    module = dlrm.build(config)
+    tf.saved_model.save(module, str(tmp_path / "m"))
+    args, feeds = dlrm.batch(config, 48, pooling=6)
+    want = module(*args)["probability"].numpy()
+    cycles = {}
+    for machine in ("tmu", "cpu"):
+        out = tmp_path / f"{machine}.daebin"
+        Converter.from_saved_model(tmp_path / "m", options=CompileOptions(target=machine)).convert_to_file(out)
+        interpreter = Interpreter(model_path=out, machine=machine, mode="fast")
+        assert_matches(interpreter.get_signature_runner()(**feeds)["probability"], want)
+        cycles[machine] = interpreter.last_stats.kernel_cycles
+    assert sorted(offloaded_families(out)) == sorted(["SparseSegment"] * 2 + ["reduce over gather"] * 2
+                                                     + ["ResourceGather"] * 2)
+    assert cycles["tmu"] < cycles["cpu"]
+
+
+def test_convert_returns_the_bytes_convert_to_file_writes(criteo, tmp_path):
+    converter = Converter.from_saved_model(criteo[1], signature_keys=["serve"], tags={"serve"})
+    content = converter.convert()
+    converter.convert_to_file(tmp_path / "m.daebin")
+    assert (tmp_path / "m.daebin").read_bytes() == content
+    assert [r["key"] for r in report(tmp_path / "m.daebin")] == ["serve"]
+
+
+def test_all_signatures_by_default_share_one_subgraph(criteo):
+    model = Interpreter(model_content=Converter.from_saved_model(criteo[1]).convert()).model
+    assert sorted(s.key for s in model.signatureDefs) == ["serve", "serving_default"]
+    assert len(model.subgraphs) == 1 and len(model.subgraphs[0].operators) == 26 + 2
+    assert len(model.kernels) == 1      # 26 gathers of 16-wide float32 rows: one compiled kernel
+
+
+def test_unknown_tags(criteo):
+    with pytest.raises(SavedModelImportError, match="no meta graph with tags train"):
+        Converter.from_saved_model(criteo[1], tags=["train"])
