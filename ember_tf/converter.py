@@ -33,6 +33,9 @@ from ember_tf.version import SCHEMA_VERSION
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
 REPORT_METADATA = "conversion_report"
+# Tables this large go after the FlatBuffer: the writer streams them from the
+# checkpoint's arrays instead of copying them into the FlatBuffer's builder.
+EXTERNAL_TABLE_BYTES = 16 << 20
 
 
 @dataclasses.dataclass
@@ -47,7 +50,7 @@ class Converter:
     """Converts a SavedModel to .daebin bytes (or a file, with progress)."""
 
     def __init__(self, saved_model: SavedModelGraph, signature_keys: list[str] | None = None,
-                 options: CompileOptions = CompileOptions()):
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
         self.saved_model = saved_model
         keys = list(signature_keys) if signature_keys else sorted(saved_model.signatures)
         if not keys:
@@ -56,14 +59,17 @@ class Converter:
             saved_model.signature(key)   # a clear error for an unknown key
         self.signature_keys = keys
         self.options = options
+        self.external_threshold = external_threshold
         self.reports: list[SignatureReport] = []
 
     @classmethod
     def from_saved_model(cls, saved_model_dir: str | os.PathLike, signature_keys: list[str] | None = None,
-                         tags: set[str] | list[str] | None = None,
-                         options: CompileOptions = CompileOptions()) -> "Converter":
+                         tags: set[str] | list[str] | None = None, options: CompileOptions = CompileOptions(),
+                         external_threshold: int = EXTERNAL_TABLE_BYTES) -> "Converter":
+        """`external_threshold`: tables of at least this many bytes are stored after the
+        FlatBuffer (streamed to the file, never copied into it)."""
         graph = read_saved_model(os.fspath(saved_model_dir), tuple(tags) if tags else ("serve",))
-        return cls(graph, signature_keys, options)
+        return cls(graph, signature_keys, options, external_threshold)
 
     def convert(self) -> bytes:
         return dae_isa.serialize_model(self.build_model())
@@ -74,7 +80,7 @@ class Converter:
         return dae_isa.write_model(self.build_model(), path, progress=progress)
 
     def build_model(self) -> fb.ModelT:
-        builder = _ModelBuilder(self.saved_model)
+        builder = _ModelBuilder(self.saved_model, self.external_threshold)
         self.reports = []
         built: dict[str, tuple[str, SignatureReport]] = {}   # body function -> first signature using it
         bodies = {self.saved_model.signature(k).function_name for k in self.signature_keys}
@@ -100,8 +106,9 @@ class Converter:
 
 
 class _ModelBuilder:
-    def __init__(self, saved_model: SavedModelGraph):
+    def __init__(self, saved_model: SavedModelGraph, external_threshold: int):
         self.saved_model = saved_model
+        self.external_threshold = external_threshold
         self.model = fb.ModelT()
         self.model.version = SCHEMA_VERSION
         self.model.description = f"converted by ember-tf from {os.path.basename(saved_model.path.rstrip('/'))}"
@@ -165,7 +172,10 @@ class _ModelBuilder:
                 value = variable.value(self.saved_model.read_variable)
             else:
                 value = np.require(self.saved_model.read_variable(variable), requirements="C")
-            self.model.buffers.append(fb.BufferT(data=value.reshape(-1).view(np.uint8)))
+            buffer = fb.BufferT(data=value.reshape(-1).view(np.uint8))
+            if value.nbytes and value.nbytes >= self.external_threshold:
+                buffer.offset, buffer.size = 1, value.nbytes   # the writer places it after the FlatBuffer
+            self.model.buffers.append(buffer)
             t = fb.TensorT()
             t.name = variable.name
             t.dtype = _dtype_code(str(value.dtype), variable.name, self.saved_model.path)

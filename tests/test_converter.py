@@ -85,3 +85,38 @@ def test_all_signatures_by_default_share_one_subgraph(criteo):
 def test_unknown_tags(criteo):
     with pytest.raises(SavedModelImportError, match="no meta graph with tags train"):
         Converter.from_saved_model(criteo[1], tags=["train"])
+
+
+def _big_table_module(rows: int, dim: int):
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.Variable(tf.random.stateless_uniform([rows, dim], seed=[1, 2]))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+        def __call__(self, ids):
+            return tf.nn.embedding_lookup(self.table, ids)
+
+    return Module()
+
+
+def _check_external_table(tmp_path, rows, dim, threshold):
+    module = _big_table_module(rows, dim)
+    tf.saved_model.save(module, str(tmp_path / "m"))
+    out = tmp_path / "m.daebin"
+    Converter.from_saved_model(tmp_path / "m", external_threshold=threshold).convert_to_file(out)
+    interpreter = Interpreter(model_path=out, mode="fast")
+    table = next(b for b in interpreter.model.buffers if b.offset)
+    assert table.size == rows * dim * 4
+    ids = np.array([0, rows - 1, rows // 2], np.int64)
+    got = interpreter.get_signature_runner()(ids=ids)["output_0"]
+    np.testing.assert_array_equal(got, module(ids).numpy())
+
+
+def test_tables_past_the_threshold_are_stored_after_the_flatbuffer(tmp_path):
+    _check_external_table(tmp_path, rows=3000, dim=8, threshold=1024)
+
+
+@pytest.mark.slow
+def test_table_over_2_gib(tmp_path):
+    _check_external_table(tmp_path, rows=(2 << 30) // (64 * 4) + 1000, dim=64, threshold=16 << 20)
