@@ -98,3 +98,18 @@ def test_unwritable_output(saved, tmp_path):
     result = ember_tf("convert", saved, tmp_path / "no" / "such" / "dir" / "m.daebin",
                       "--signature_key=serving_default")
     _assert_one_line_error(result, "m.daebin", "cannot write")
+
+
+def test_progress_is_shown_for_large_files_only(capsys):
+    from ember_tf.cli import _Progress
+
+    small = _Progress("small.daebin")
+    small(10, 100)
+    large = _Progress("large.daebin")
+    total = 2 * _Progress.THRESHOLD
+    for done in (total * k // 40 for k in range(41)):
+        large(done, total)
+    large.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("writing large.daebin:") and lines[-1].startswith("writing large.daebin: 100%")
+    assert len(lines) == 11 and not any("small" in line for line in lines)   # every 10% when not a terminal

@@ -49,3 +49,21 @@ def test_segment_sum_of_table_rows(tmp_path):
     out = convert(save(module, tmp_path / "m"), tmp_path / "m.daebin")
     assert offloaded_families(out) == ["UnsortedSegmentSum"]
     assert_matches(run(out, {"src": src, "dst": dst})["output_0"], want)
+
+
+def test_segment_sum_of_plain_rows_is_reported_and_stays_on_the_host(tmp_path):
+    from tests.conversion import report
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32), tf.TensorSpec([None], tf.int32)])
+        def __call__(self, rows, segments):
+            return tf.math.unsorted_segment_sum(rows, segments, 3)
+
+    module = Module()
+    out = convert(save(module, tmp_path / "m"), tmp_path / "m.daebin")
+    (signature,) = report(out)
+    assert signature["offloaded"] == []
+    assert signature["not_offloaded"][0]["op"] == "UnsortedSegmentSum"
+    assert "no rewriter" in signature["not_offloaded"][0]["reason"]
+    rows, segments = np.ones((5, 4), np.float32), np.array([0, 2, 2, 1, 0], np.int32)
+    assert_matches(run(out, {"rows": rows, "segments": segments})["output_0"], module(rows, segments).numpy())
