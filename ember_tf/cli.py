@@ -263,8 +263,16 @@ def cmd_run(args: argparse.Namespace) -> None:
     from ember_tf.emulator import Interpreter
     from ember_tf.emulator.trace import chrome_trace
 
+    if (args.inputs is None) == (args.warmup_requests is None):
+        raise EmberError("give exactly one of --inputs and --warmup_requests")
+    if args.inputs is not None and args.outputs is None:
+        raise EmberError("--inputs needs --outputs")
     overrides = {name: holder.value for name, holder in _MACHINE_FLAGS.items()}
     interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode, **overrides)
+    _refuse_stale(args.model, interpreter.model)
+    if args.warmup_requests is not None:
+        _run_warmup(args, interpreter)
+        return
     runner = interpreter.get_signature_runner(args.signature_key)
     inputs = _load_npz(args.inputs)
     try:
@@ -280,13 +288,65 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.trace_out:
         files[args.trace_out] = lambda f: f.write(json.dumps(chrome_trace(stats)).encode())
     _write_all(files)
-    print(f"{args.model}: signature '{runner.key}' on {stats.machine}: {stats.cycles:,} cycles "
-          f"({stats.seconds * 1e6:.2f} us), {stats.dram_bytes:,} DRAM bytes, "
-          f"{stats.achieved_bandwidth_gbps:.1f} GB/s ({stats.percent_of_peak_bandwidth:.1f}% of peak)")
+    print(f"{args.model}: signature '{runner.key}' on {stats.machine}: {_stats_line(stats)}")
     if stats.host_segments:
         print(f"  DAE kernels {stats.kernel_cycles:,} cycles, host segments {stats.host_cycles:,} cycles "
               f"({sum(h.flops for h in stats.host_segments):,} FLOPs on the matrix units)")
     print(f"wrote {args.outputs}: {', '.join(f'{k} {list(v.shape)}' for k, v in outputs.items())}")
+
+
+def _stats_line(stats) -> str:
+    return (f"{stats.cycles:,} cycles ({stats.seconds * 1e6:.2f} us), {stats.dram_bytes:,} DRAM bytes, "
+            f"{stats.achieved_bandwidth_gbps:.1f} GB/s ({stats.percent_of_peak_bandwidth:.1f}% of peak)")
+
+
+def _refuse_stale(path: str, model) -> None:
+    """A program attached to a SavedModel (`<dir>/assets.extra/`) must match it."""
+    from ember_tf.serving.attach import check_fingerprint, saved_model_of
+
+    saved_model = saved_model_of(path)
+    if saved_model is not None:
+        check_fingerprint(path, saved_model, model)
+
+
+def _run_warmup(args: argparse.Namespace, interpreter) -> None:
+    from ember_tf.serving import read_warmup_requests, replay
+
+    requests = read_warmup_requests(args.warmup_requests)
+    try:
+        results = replay(interpreter, requests)
+    except InputError as e:
+        raise EmberError(f"{args.warmup_requests}: {e}") from None
+    except EmberError as e:
+        raise EmberError(f"{args.model}: {e}") from None
+    for i, result in enumerate(results):
+        shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in result.outputs.items())
+        print(f"request {i} ('{result.request.signature_key}'): {_stats_line(result.stats)}; {shapes}")
+    cycles = [r.stats.cycles for r in results]
+    print(f"{args.model}: {len(results)} warmup request(s) on {results[0].stats.machine}: "
+          f"{sum(cycles):,} cycles in all, {sum(cycles) / len(cycles):,.0f} per request "
+          f"(min {min(cycles):,}, max {max(cycles):,})")
+    files = {}
+    if args.outputs:
+        arrays = {f"{i}/{k}": v for i, r in enumerate(results) for k, v in r.outputs.items()}
+        files[args.outputs] = lambda f: np.savez(f, **arrays)
+    if args.stats_json:
+        payload = [r.stats.to_json() for r in results]
+        files[args.stats_json] = lambda f: f.write(json.dumps(payload, indent=2).encode())
+    _write_all(files)
+    if args.outputs:
+        print(f"wrote {args.outputs}: outputs as '<request>/<name>'")
+
+
+def cmd_attach(args: argparse.Namespace) -> None:
+    from ember_tf.compiler import CompileOptions
+    from ember_tf.serving import attach
+
+    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
+                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    path = attach(args.saved_model, args.signature_key, args.filename, options)
+    print(f"wrote {path} ({path.stat().st_size:,} bytes): signature '{args.signature_key}' of "
+          f"{args.saved_model} compiled for {args.target}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -312,8 +372,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("run", help="emulate a .daebin on inputs from an .npz")
     p.add_argument("model", help="input .daebin")
-    p.add_argument("--inputs", required=True, help=".npz with one array per signature input")
-    p.add_argument("--outputs", required=True, help=".npz to write the signature outputs to")
+    p.add_argument("--inputs", default=None, help=".npz with one array per signature input")
+    p.add_argument("--warmup_requests", default=None,
+                   help="replay a TF Serving warmup file (TFRecord of PredictionLog) instead of --inputs")
+    p.add_argument("--outputs", default=None, help=".npz to write the signature outputs to")
     p.add_argument("--signature_key", default=None, help="signature to run (default: the only one, or "
                                                           "serving_default)")
     p.add_argument("--machine", default="tmu", help="tmu, cpu, or the path of a machine .toml")
@@ -331,6 +393,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="serve", help="meta graph tags, comma separated")
     p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
     p.set_defaults(run=cmd_convert)
+
+    p = commands.add_parser("attach", help="convert a SavedModel and write the program into its assets.extra/ "
+                                          "atomically (for TF Serving)")
+    p.add_argument("saved_model", help="SavedModel directory (a serving version directory)")
+    p.add_argument("--signature_key", default="serving_default", help="signature to convert")
+    p.add_argument("--filename", default="model.daebin", help="name of the program in assets.extra/")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.set_defaults(run=cmd_attach)
 
     p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
                                            "(--opt_level, --print_ir_after, --disable_pass)")

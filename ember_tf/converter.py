@@ -33,6 +33,7 @@ from ember_tf.version import SCHEMA_VERSION
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
 REPORT_METADATA = "conversion_report"
+INPUT_KEYS_METADATA = "signature_input_keys"
 # Tables this large go after the FlatBuffer: the writer streams them from the
 # checkpoint's arrays instead of copying them into the FlatBuffer's builder.
 EXTERNAL_TABLE_BYTES = 16 << 20
@@ -106,6 +107,10 @@ class Converter:
             builder.add_metadata(FINGERPRINT_METADATA, json.dumps(dataclasses.asdict(fingerprint)))
         builder.add_metadata(REPORT_METADATA, json.dumps([dataclasses.asdict(r) for r in self.reports],
                                                          separators=(",", ":")))
+        # how TF Serving requests (SignatureDef input keys) map onto the npz component names
+        keys = {k: {key: component for component, key in self.saved_model.signature(k).component_keys.items()}
+                for k in self.signature_keys}
+        builder.add_metadata(INPUT_KEYS_METADATA, json.dumps(keys, separators=(",", ":")))
         return builder.model
 
 

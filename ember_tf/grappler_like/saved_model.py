@@ -53,6 +53,7 @@ class Signature:
     call_chain: tuple[str, ...]  # functions from the signature wrapper down to the body
     body_inputs: dict[int, str] = field(default_factory=dict)  # body input index -> component name
     body_outputs: dict[str, str] = field(default_factory=dict)  # output name -> body output arg
+    component_keys: dict[str, str] = field(default_factory=dict)  # component name -> SignatureDef input key
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ class _Builder:
         return SavedModelGraph(
             path=self.path, tags=self.tags, signatures=sigs, functions=self.functions,
             graph_def=self.mg.graph_def, variables=self._variables(),
-            fingerprint=_fingerprint(self.path), _resources=self.resources)
+            fingerprint=read_fingerprint(self.path), _resources=self.resources)
 
     # -- variables ----------------------------------------------------------------
 
@@ -240,9 +241,12 @@ class _Builder:
         component = {t.tensor.split(":")[0]: name for g in groups.values()
                      for name, t in g.components.items()}
         body_inputs = {i: component[top] for i, top in arg_map.items() if top in component}
+        key_of = {ti.name.split(":")[0]: k for k, ti in sd.inputs.items() if ti.WhichOneof("encoding") == "name"}
+        component_keys = {name: key_of[t.tensor.split(":")[0]] for g in groups.values()
+                          for name, t in g.components.items() if t.tensor.split(":")[0] in key_of}
         return Signature(key=key, method_name=sd.method_name, inputs=inputs, outputs=outputs,
                          input_groups=groups, call_node=call.name, function_name=body,
-                         call_chain=tuple(chain), body_inputs=body_inputs,
+                         call_chain=tuple(chain), body_inputs=body_inputs, component_keys=component_keys,
                          body_outputs=self._body_outputs(outputs, call, chain))
 
     def _body_outputs(self, outputs, call, chain) -> dict[str, str]:
@@ -444,7 +448,8 @@ def _dtype_name(enum) -> str:
         return dt.name
 
 
-def _fingerprint(path) -> Fingerprint | None:
+def read_fingerprint(path) -> Fingerprint | None:
+    """The SavedModel's fingerprint.pb, or None when it has none (or it cannot be read)."""
     if not os.path.isfile(os.path.join(path, "fingerprint.pb")):
         return None
     try:
