@@ -219,6 +219,23 @@ def _clip_value(graph: FlatGraph, clip: Match) -> float | None:
     return float(values[0])
 
 
+def typed_lookup(graph: FlatGraph, lookup: Lookup | Skip | None,
+                 *other_ids: Tensor | str) -> tuple[Lookup, str] | Skip | None:
+    """A found lookup with the kernel's id dtype (int64 if its ids or any of
+    `other_ids` are); a Skip or None passes through."""
+    if not isinstance(lookup, Lookup):
+        return lookup
+    ids_type = id_dtype(graph, lookup.ids, *other_ids)
+    return ids_type if isinstance(ids_type, Skip) else (lookup, ids_type)
+
+
+def ids_rank(graph: FlatGraph, ids: Tensor | str) -> int | Skip:
+    shape = graph.tensor_info(ids).shape
+    if shape is None or len(shape) == 0:
+        return Skip("ids of unknown rank or a scalar id")
+    return len(shape)
+
+
 def unique_lookup(view: GraphView, graph: FlatGraph, data: Tensor, indices: Tensor) -> Lookup | Skip | None:
     """The lookup table[ids] that `data[indices]` amounts to when `data` looks up
     `Unique(ids).y` and `indices` is that Unique's `idx` (embedding_lookup_sparse)."""

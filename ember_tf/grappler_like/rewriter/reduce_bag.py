@@ -11,33 +11,28 @@ from __future__ import annotations
 import functools
 
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, gather_table, id_dtype, splice
+from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, row_lookup, splice, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
 class ReduceBagRewriter(Rewriter):
     family = "reduce over gather"
     anchor = "reduce"
-    pattern = OpTypePattern("Sum|Mean", "reduce", [OpTypePattern("ResourceGather|GatherV2", "gather"),
-                                                   ANY("axis")])
+    pattern = OpTypePattern("Sum|Mean", "reduce", [ANY("rows"), ANY("axis")])
 
     def rewrite(self, match, graph):
-        view, reduce, gather = match.view, match.node("reduce"), match.node("gather")
+        view, reduce = match.view, match.node("reduce")
         axis = graph.constant_value(match.tensors["axis"])
         if axis is None or axis.size != 1 or int(axis.reshape(-1)[0]) not in (1, -2) \
                 or reduce.attr["keep_dims"].b:
             return None
-        if not match.only_consumed_inside(["gather"], keep="reduce"):
-            return Skip("the gathered rows are also used outside the reduction")
-        found = gather_table(view, graph, gather)
+        found = typed_lookup(graph, row_lookup(view, graph, match.tensors["rows"]))
         if not isinstance(found, tuple):
             return found
-        table, ids = found
-        if isinstance(table, Skip):
-            return table
-        ids_type = id_dtype(graph, ids)
-        if isinstance(ids_type, Skip):
-            return ids_type
+        if not match.only_consumed_inside(["rows"], keep="reduce"):
+            return Skip("the gathered rows are also used outside the reduction")
+        lookup, ids_type = found
+        table, ids = lookup.table, lookup.ids
         shape = graph.tensor_info(ids).shape
         if shape is None or len(shape) != 2:
             return None
@@ -48,15 +43,15 @@ class ReduceBagRewriter(Rewriter):
         name = f"eb_{combiner}"
         if pooling is not None:
             func = embedding_ops.embedding_bag(table.dim, combiner, dtype=table.dtype, id_dtype=ids_type,
-                                               pooling=pooling, name=name)
+                                               pooling=pooling, name=name, max_norm=lookup.max_norm)
             inputs = [table.source, str(ids)]
         else:
             flat, offsets = splice(graph, functools.partial(_fixed_offsets, ids_dtype=ids_type), {"ids": ids},
                                    "ember_bag_offsets")
             func = embedding_ops.embedding_bag(table.dim, combiner, dtype=table.dtype, id_dtype=ids_type,
-                                               name=name)
+                                               name=name, max_norm=lookup.max_norm)
             inputs = [table.source, flat, offsets]
-        return KernelCall(self.family, func, inputs, [f"{reduce.name}:0"], [gather.name, reduce.name])
+        return KernelCall(self.family, func, inputs, [f"{reduce.name}:0"], [*lookup.nodes, reduce.name])
 
 
 def _fixed_offsets(ids, *, ids_dtype):

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, gather_table, id_dtype
+from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, ids_rank, row_lookup, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
 def lookup_call(family, match, graph, label="gather") -> KernelCall | Skip | None:
-    """The gather kernel for the row gather bound to `label`."""
-    node = match.node(label)
-    found = gather_table(match.view, graph, node)
+    """The gather kernel for the row lookup bound to `label` (clipped if max_norm)."""
+    found = typed_lookup(graph, row_lookup(match.view, graph, match.tensors[label]))
     if not isinstance(found, tuple):
         return found
-    table, ids = found
-    if isinstance(table, Skip):
-        return table
-    ids_type = id_dtype(graph, ids)
-    if isinstance(ids_type, Skip):
-        return ids_type
-    shape = graph.tensor_info(ids).shape
-    if shape is None or len(shape) == 0:
-        return Skip("ids of unknown rank or a scalar id")
-    func = embedding_ops.gather(table.dim, table.dtype, ids_type, name="gather", id_rank=len(shape))
-    return KernelCall(family, func, [table.source, str(ids)], [f"{node.name}:0"], [node.name])
+    lookup, ids_type = found
+    rank = ids_rank(graph, lookup.ids)
+    if isinstance(rank, Skip):
+        return rank
+    name = "gather" if lookup.max_norm is None else "gather_max_norm"
+    func = embedding_ops.gather(lookup.table.dim, lookup.table.dtype, ids_type, name=name, id_rank=rank,
+                                max_norm=lookup.max_norm)
+    return KernelCall(family, func, [lookup.table.source, str(lookup.ids)], [str(match.tensors[label])],
+                      list(lookup.nodes))
 
 
 class ResourceGatherRewriter(Rewriter):

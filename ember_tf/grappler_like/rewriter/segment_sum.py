@@ -8,30 +8,27 @@ from __future__ import annotations
 import functools
 
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, gather_table, id_dtype, splice
+from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, row_lookup, splice, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
 class UnsortedSegmentSumRewriter(Rewriter):
     family = "UnsortedSegmentSum"
     anchor = "segment"
-    pattern = OpTypePattern("UnsortedSegmentSum", "segment", [OpTypePattern("ResourceGather|GatherV2", "gather"),
-                                                              ANY("dst"), ANY("num_segments")])
+    pattern = OpTypePattern("UnsortedSegmentSum", "segment", [ANY("rows"), ANY("dst"), ANY("num_segments")])
 
     def rewrite(self, match, graph):
-        view, node, gather = match.view, match.node("segment"), match.node("gather")
-        if not match.only_consumed_inside(["gather"], keep="segment"):
-            return Skip("the gathered rows are also used outside the segment sum")
-        found = gather_table(view, graph, gather)
+        node = match.node("segment")
+        dst, num_segments = match.tensors["dst"], match.tensors["num_segments"]
+        found = typed_lookup(graph, row_lookup(match.view, graph, match.tensors["rows"]), dst, num_segments)
         if not isinstance(found, tuple):
             return found
-        table, src = found
-        if isinstance(table, Skip):
-            return table
-        dst, num_segments = match.tensors["dst"], match.tensors["num_segments"]
-        ids_type = id_dtype(graph, src, dst, num_segments)
-        if isinstance(ids_type, Skip):
-            return ids_type
+        if not match.only_consumed_inside(["rows"], keep="segment"):
+            return Skip("the gathered rows are also used outside the segment sum")
+        lookup, ids_type = found
+        if lookup.max_norm is not None:
+            return Skip("max_norm rows in a segment sum")
+        table, src = lookup.table, lookup.ids
         for t, what in ((src, "gather ids"), (dst, "segment ids")):
             shape = graph.tensor_info(t).shape
             if shape is None or len(shape) != 1:
@@ -40,7 +37,7 @@ class UnsortedSegmentSumRewriter(Rewriter):
                                  {"src": src, "dst": dst, "num_segments": num_segments}, "ember_edges")
         func = embedding_ops.segment_sum(table.dim, table.dtype, ids_type, segments="input")
         return KernelCall(self.family, func, [table.source, src, dst, count], [f"{node.name}:0"],
-                          [gather.name, node.name])
+                          [*lookup.nodes, node.name])
 
 
 def _edges(src, dst, num_segments, *, ids_dtype):

@@ -14,7 +14,7 @@ import functools
 
 from ember_tf.grappler_like.pattern import OpTypePattern
 from ember_tf.grappler_like.rewriter.base import (
-    KernelCall, Lookup, Rewriter, Skip, id_dtype, params_table, splice, unique_lookup,
+    KernelCall, Lookup, Rewriter, Skip, params_table, splice, typed_lookup, unique_lookup,
 )
 from ember_tf.ir import embedding_ops
 
@@ -36,11 +36,10 @@ class SparseSegmentRewriter(Rewriter):
         if lookup is None:   # the op gathers the table itself
             table = params_table(view, graph, data)
             lookup = table if isinstance(table, Skip) else Lookup(table, indices, None, ())
-        if not isinstance(lookup, Lookup):
-            return lookup
-        ids_type = id_dtype(graph, lookup.ids)
-        if isinstance(ids_type, Skip):
-            return ids_type
+        found = typed_lookup(graph, lookup)
+        if not isinstance(found, tuple):
+            return found
+        lookup, ids_type = found
         combiner = COMBINERS[node.op.removesuffix("WithNumSegments")]
         offsets, flat_ids = segment_offsets(graph, segment_ids, lookup.ids, ids_type, num_segments)
         func = embedding_ops.embedding_bag(lookup.table.dim, combiner, dtype=lookup.table.dtype,

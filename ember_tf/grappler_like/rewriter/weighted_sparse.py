@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
 from ember_tf.grappler_like.rewriter.base import (
-    KernelCall, Lookup, Rewriter, Skip, id_dtype, splice, unique_lookup,
+    KernelCall, Rewriter, Skip, splice, typed_lookup, unique_lookup,
 )
 from ember_tf.grappler_like.rewriter.sparse_segment import segment_offsets
 from ember_tf.ir import embedding_ops
@@ -41,12 +41,10 @@ class _WeightedBag(Rewriter):
                 return None
         if not match.only_consumed_inside(["expand", "weighted"], keep="result"):
             return Skip("the weighted rows are also used outside the bag")
-        lookup = unique_lookup(view, graph, match.tensors["unique_rows"], match.tensors["idx"])
-        if not isinstance(lookup, Lookup):
-            return lookup
-        ids_type = id_dtype(graph, lookup.ids)
-        if isinstance(ids_type, Skip):
-            return ids_type
+        found = typed_lookup(graph, unique_lookup(view, graph, match.tensors["unique_rows"], match.tensors["idx"]))
+        if not isinstance(found, tuple):
+            return found
+        lookup, ids_type = found
         if graph.tensor_info(match.tensors["weights"]).dtype != graph.tensor_info(match.tensors["unique_rows"]).dtype:
             return Skip("weights and table rows differ in dtype")
         offsets, flat_ids = segment_offsets(graph, match.tensors["segment_ids"], lookup.ids, ids_type)

@@ -49,3 +49,20 @@ def test_sparse_bag_with_max_norm(tmp_path):
     out = convert(save(module, tmp_path / "m"), tmp_path / "m.daebin")
     assert offloaded_families(out) == ["SparseSegment"]
     assert_matches(run(out, sparse_feeds("ids", ids))["output_0"], want)
+
+
+def test_reduce_over_a_clipped_lookup(tmp_path):
+    class Pooled(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.Variable(TABLE)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.int64)])
+        def __call__(self, ids):
+            return tf.reduce_mean(tf.nn.embedding_lookup(self.table, ids, max_norm=1.0), axis=1)
+
+    module = Pooled()
+    ids = np.array([[0, 3, 3, 39], [5, 6, 7, 8]], np.int64)
+    out = convert(save(module, tmp_path / "m"), tmp_path / "m.daebin")
+    assert offloaded_families(out) == ["reduce over gather"]
+    assert_matches(run(out, {"ids": ids})["output_0"], module(ids).numpy())
