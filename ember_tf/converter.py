@@ -17,26 +17,19 @@ import json
 import os
 from typing import Callable
 
-import numpy as np
-
 from ember_tf import dae_isa
-from ember_tf.compiler import CompileOptions, compile_kernel
+from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
-from ember_tf.dae_isa import dtypes
 from ember_tf.errors import ConversionError
-from ember_tf.grappler_like.flat_graph import FlatGraph, TensorInfo
+from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
 from ember_tf.grappler_like.rewriter import Rewritten, ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
-from ember_tf.ir.printer import print_func
-from ember_tf.version import SCHEMA_VERSION
+from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, ModelLayout
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
 REPORT_METADATA = "conversion_report"
 INPUT_KEYS_METADATA = "signature_input_keys"
-# Tables this large go after the FlatBuffer: the writer streams them from the
-# checkpoint's arrays instead of copying them into the FlatBuffer's builder.
-EXTERNAL_TABLE_BYTES = 16 << 20
 # Ops that look like embedding work: when one stays on the host unexplained, the report says so.
 EMBEDDING_OPS = frozenset("""ResourceGather SparseSegmentSum SparseSegmentMean SparseSegmentSqrtN
     SparseSegmentSumWithNumSegments SparseSegmentMeanWithNumSegments SparseSegmentSqrtNWithNumSegments
@@ -115,136 +108,51 @@ class Converter:
 
 
 class _ModelBuilder:
+    """The SavedModel converter's plans laid out as one model (model_layout)."""
+
     def __init__(self, saved_model: SavedModelGraph, external_threshold: int):
         self.saved_model = saved_model
-        self.external_threshold = external_threshold
-        self.model = fb.ModelT()
-        self.model.version = SCHEMA_VERSION
-        self.model.description = f"converted by ember-tf from {os.path.basename(saved_model.path.rstrip('/'))}"
-        self.model.buffers = [fb.BufferT()]
-        self.model.tensors, self.model.kernels, self.model.hostSegments = [], [], []
-        self.model.subgraphs, self.model.signatureDefs, self.model.metadata = [], [], []
-        self.tables: dict[str, int] = {}   # variable path -> tensor index
-        self.kernels: dict[tuple, int] = {}  # (kernel IR, options) -> index in model.kernels
+        name = os.path.basename(saved_model.path.rstrip("/"))
+        self.layout = ModelLayout(f"converted by ember-tf from {name}", saved_model.path, external_threshold)
+        self.model = self.layout.model
+        self.add_metadata, self.alias_signature = self.layout.metadata, self.layout.alias_signature
 
     def add_signature(self, key: str, steps: Plan, options: CompileOptions, prefix: str) -> None:
         tensors: dict[str, int] = {}
 
         def tensor(name: str) -> int:
             if name not in tensors:
-                tensors[name] = self._tensor(prefix + _display(name), steps.tensor_info[name], name)
+                info = steps.tensor_info[name]
+                if info.shape is None:
+                    raise ConversionError(f"{self.saved_model.path}: the rank of tensor {name!r} is unknown; "
+                                          f"a .daebin tensor needs one")
+                tensors[name] = self.layout.tensor(prefix + _display(name), info.dtype, info.shape)
             return tensors[name]
 
         inputs = {component: tensor(t) for component, t in steps.inputs.items()}
         operators = []
         for step in steps.steps:
             if isinstance(step, HostStep):
-                operators.append(self._host_segment(prefix + step.name, step, tensor))
+                operators.append(self.layout.host_segment(
+                    prefix + step.name, fb.HostFormat.GRAPH_DEF, step.graph_def.SerializeToString(),
+                    step.input_names, step.outputs, [tensor(t) for t in step.inputs],
+                    [tensor(t) for t in step.outputs]))
             else:
-                operators.append(self._kernel(step, options, tensor))
+                call = step.call
+                operators.append(self.layout.kernel(
+                    call.func, options, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs],
+                    [tensor(t) for t in call.outputs]))
         outputs = {name: tensor(t) for name, t in steps.outputs.items()}
-        subgraph = fb.SubGraphT()
-        subgraph.name = key
-        subgraph.inputs, subgraph.outputs = list(inputs.values()), list(outputs.values())
-        subgraph.operators = operators
-        self.model.subgraphs.append(subgraph)
-        signature = fb.SignatureDefT()
-        signature.key, signature.subgraph = key, len(self.model.subgraphs) - 1
-        signature.inputs = [_tensor_map(n, i) for n, i in inputs.items()]
-        signature.outputs = [_tensor_map(n, i) for n, i in outputs.items()]
-        self.model.signatureDefs.append(signature)
+        self.layout.signature(key, inputs, outputs, operators)
 
-    def alias_signature(self, key: str, same_as: str) -> None:
-        """A signature running the same subgraph as signature `same_as`."""
-        original = next(s for s in self.model.signatureDefs if s.key == same_as)
-        signature = fb.SignatureDefT()
-        signature.key, signature.subgraph = key, original.subgraph
-        signature.inputs = [_tensor_map(m.name, m.tensor) for m in original.inputs]
-        signature.outputs = [_tensor_map(m.name, m.tensor) for m in original.outputs]
-        self.model.signatureDefs.append(signature)
-
-    def _tensor(self, name: str, info: TensorInfo, graph_name: str) -> int:
-        if info.shape is None:
-            raise ConversionError(f"{self.saved_model.path}: the rank of tensor {graph_name!r} is unknown; "
-                                  f"a .daebin tensor needs one")
-        t = fb.TensorT()
-        t.name = name
-        t.dtype = _dtype_code(info.dtype, graph_name, self.saved_model.path)
-        t.shape = [1 if d is None else d for d in info.shape]
-        t.shapeSignature = [-1 if d is None else d for d in info.shape]
-        self.model.tensors.append(t)
-        return len(self.model.tensors) - 1
-
-    def _table(self, variable: Variable | ShardedTable) -> int:
-        if variable.name not in self.tables:
-            if isinstance(variable, ShardedTable):
-                value = variable.value(self.saved_model.read_variable)
-            else:
-                value = np.require(self.saved_model.read_variable(variable), requirements="C")
-            buffer = fb.BufferT(data=value.reshape(-1).view(np.uint8))
-            if value.nbytes and value.nbytes >= self.external_threshold:
-                buffer.offset, buffer.size = 1, value.nbytes   # the writer places it after the FlatBuffer
-            self.model.buffers.append(buffer)
-            t = fb.TensorT()
-            t.name = variable.name
-            t.dtype = _dtype_code(str(value.dtype), variable.name, self.saved_model.path)
-            t.shape = t.shapeSignature = list(value.shape)
-            t.buffer = len(self.model.buffers) - 1
-            self.model.tensors.append(t)
-            self.tables[variable.name] = len(self.model.tensors) - 1
-        return self.tables[variable.name]
-
-    def _kernel(self, step: KernelStep, options: CompileOptions, tensor) -> fb.OperatorT:
-        call = step.call
-        key = (print_func(call.func), options)   # tables of one shape share one compiled kernel
-        if key not in self.kernels:
-            text = compile_kernel(call.func, options)
-            kernel = dae_isa.assemble(f".model version={SCHEMA_VERSION}\n{text}",
-                                      f"<compiled {call.func.name}>").kernels[0]
-            kernel.name = f"{call.func.name}_{len(self.model.kernels)}"
-            self.model.kernels.append(kernel)
-            self.kernels[key] = len(self.model.kernels) - 1
-        op = fb.OperatorT()
-        op.kind, op.index = fb.OperatorKind.KERNEL, self.kernels[key]
-        op.inputs = [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs]
-        op.outputs = [tensor(t) for t in call.outputs]
-        return op
-
-    def _host_segment(self, name: str, step: HostStep, tensor) -> fb.OperatorT:
-        self.model.buffers.append(fb.BufferT(data=np.frombuffer(step.graph_def.SerializeToString(), np.uint8)))
-        segment = fb.HostSegmentT()
-        segment.name, segment.format = name, fb.HostFormat.GRAPH_DEF
-        segment.buffer = len(self.model.buffers) - 1
-        segment.inputNames, segment.outputNames = list(step.input_names), list(step.outputs)
-        self.model.hostSegments.append(segment)
-        op = fb.OperatorT()
-        op.kind, op.index = fb.OperatorKind.HOST_SEGMENT, len(self.model.hostSegments) - 1
-        op.inputs = [tensor(t) for t in step.inputs]
-        op.outputs = [tensor(t) for t in step.outputs]
-        return op
-
-    def add_metadata(self, name: str, text: str) -> None:
-        self.model.buffers.append(fb.BufferT(data=np.frombuffer(text.encode(), np.uint8)))
-        entry = fb.MetadataT()
-        entry.name, entry.buffer = name, len(self.model.buffers) - 1
-        self.model.metadata.append(entry)
-
-
-def _tensor_map(name: str, index: int) -> fb.TensorMapT:
-    m = fb.TensorMapT()
-    m.name, m.tensor = name, index
-    return m
+    def _table(self, table: Variable | ShardedTable) -> int:
+        if isinstance(table, ShardedTable):
+            return self.layout.constant(table.name, table.name, lambda: table.value(self.saved_model.read_variable))
+        return self.layout.constant(table.name, table.name, lambda: self.saved_model.read_variable(table))
 
 
 def _display(name: str) -> str:
     return name[:-2] if name.endswith(":0") else name
-
-
-def _dtype_code(name: str, tensor: str, path: str) -> int:
-    if name not in dtypes.BY_NAME:
-        raise ConversionError(f"{path}: tensor {tensor!r} is {name}, which a .daebin cannot hold "
-                              f"(supported: {', '.join(sorted(dtypes.BY_NAME))})")
-    return dtypes.BY_NAME[name].code
 
 
 def _report(key: str, rewritten: Rewritten, steps: Plan) -> SignatureReport:

@@ -1,0 +1,131 @@
+"""Laying out a converted model as a .daebin object model, whatever the frontend:
+tensors, constant tables (stored after the FlatBuffer when large), compiled
+kernels (one per distinct kernel IR and options, shared by every operator that
+runs it), host segments, subgraphs, signatures and metadata. The SavedModel and
+HLO converters describe their plans in these terms."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ember_tf import dae_isa
+from ember_tf.compiler import CompileOptions, compile_kernel
+from ember_tf.dae_isa import _schema_generated as fb
+from ember_tf.dae_isa import dtypes
+from ember_tf.errors import ConversionError
+from ember_tf.ir.core import Func
+from ember_tf.ir.printer import print_func
+from ember_tf.version import SCHEMA_VERSION
+
+# Tables this large go after the FlatBuffer: the writer streams them from the
+# arrays they were read into instead of copying them into the FlatBuffer's builder.
+EXTERNAL_TABLE_BYTES = 16 << 20
+
+
+class ModelLayout:
+    def __init__(self, description: str, source: str, external_threshold: int = EXTERNAL_TABLE_BYTES):
+        self.source, self.external_threshold = source, external_threshold
+        self.model = fb.ModelT()
+        self.model.version = SCHEMA_VERSION
+        self.model.description = description
+        self.model.buffers = [fb.BufferT()]
+        self.model.tensors, self.model.kernels, self.model.hostSegments = [], [], []
+        self.model.subgraphs, self.model.signatureDefs, self.model.metadata = [], [], []
+        self._constants: dict[str, int] = {}   # key -> tensor index
+        self._kernels: dict[tuple, int] = {}   # (kernel IR, options) -> index in model.kernels
+
+    def tensor(self, name: str, dtype: str, shape: tuple[int | None, ...]) -> int:
+        """A tensor without data; `None` dims are known only at run time."""
+        t = fb.TensorT()
+        t.name = name
+        t.dtype = self._dtype(dtype, name)
+        t.shape = [1 if d is None else d for d in shape]
+        t.shapeSignature = [-1 if d is None else d for d in shape]
+        self.model.tensors.append(t)
+        return len(self.model.tensors) - 1
+
+    def constant(self, key: str, name: str, read) -> int:
+        """The constant tensor for `key` (a table), its value from `read()` on first use."""
+        if key not in self._constants:
+            value = np.require(read(), requirements="C")
+            buffer = fb.BufferT(data=value.reshape(-1).view(np.uint8))
+            if value.nbytes and value.nbytes >= self.external_threshold:
+                buffer.offset, buffer.size = 1, value.nbytes   # the writer places it after the FlatBuffer
+            t = fb.TensorT()
+            t.name = name
+            t.dtype = self._dtype(str(value.dtype), name)
+            t.shape = t.shapeSignature = list(value.shape)
+            t.buffer = self._buffer(buffer)
+            self.model.tensors.append(t)
+            self._constants[key] = len(self.model.tensors) - 1
+        return self._constants[key]
+
+    def kernel(self, func: Func, options: CompileOptions, inputs: list[int], outputs: list[int]) -> fb.OperatorT:
+        key = (print_func(func), options)
+        if key not in self._kernels:
+            text = compile_kernel(func, options)
+            kernel = dae_isa.assemble(f".model version={SCHEMA_VERSION}\n{text}", f"<compiled {func.name}>").kernels[0]
+            kernel.name = f"{func.name}_{len(self.model.kernels)}"
+            self.model.kernels.append(kernel)
+            self._kernels[key] = len(self.model.kernels) - 1
+        return _operator(fb.OperatorKind.KERNEL, self._kernels[key], inputs, outputs)
+
+    def host_segment(self, name: str, format: int, data: bytes, input_names: list[str], output_names: list[str],
+                     inputs: list[int], outputs: list[int]) -> fb.OperatorT:
+        segment = fb.HostSegmentT()
+        segment.name, segment.format = name, format
+        segment.buffer = self._buffer(fb.BufferT(data=np.frombuffer(data, np.uint8)))
+        segment.inputNames, segment.outputNames = list(input_names), list(output_names)
+        self.model.hostSegments.append(segment)
+        return _operator(fb.OperatorKind.HOST_SEGMENT, len(self.model.hostSegments) - 1, inputs, outputs)
+
+    def signature(self, key: str, inputs: dict[str, int], outputs: dict[str, int],
+                  operators: list[fb.OperatorT]) -> None:
+        subgraph = fb.SubGraphT()
+        subgraph.name = key
+        subgraph.inputs, subgraph.outputs = list(inputs.values()), list(outputs.values())
+        subgraph.operators = operators
+        self.model.subgraphs.append(subgraph)
+        self._signature(key, len(self.model.subgraphs) - 1, inputs, outputs)
+
+    def alias_signature(self, key: str, same_as: str) -> None:
+        """A signature running the same subgraph as signature `same_as`."""
+        original = next(s for s in self.model.signatureDefs if s.key == same_as)
+        self._signature(key, original.subgraph, {m.name: m.tensor for m in original.inputs},
+                        {m.name: m.tensor for m in original.outputs})
+
+    def metadata(self, name: str, text: str) -> None:
+        entry = fb.MetadataT()
+        entry.name = name
+        entry.buffer = self._buffer(fb.BufferT(data=np.frombuffer(text.encode(), np.uint8)))
+        self.model.metadata.append(entry)
+
+    def _signature(self, key: str, subgraph: int, inputs: dict[str, int], outputs: dict[str, int]) -> None:
+        signature = fb.SignatureDefT()
+        signature.key, signature.subgraph = key, subgraph
+        signature.inputs = [_tensor_map(n, i) for n, i in inputs.items()]
+        signature.outputs = [_tensor_map(n, i) for n, i in outputs.items()]
+        self.model.signatureDefs.append(signature)
+
+    def _buffer(self, buffer: fb.BufferT) -> int:
+        self.model.buffers.append(buffer)
+        return len(self.model.buffers) - 1
+
+    def _dtype(self, name: str, tensor: str) -> int:
+        if name not in dtypes.BY_NAME:
+            raise ConversionError(f"{self.source}: tensor {tensor!r} is {name}, which a .daebin cannot hold "
+                                  f"(supported: {', '.join(sorted(dtypes.BY_NAME))})")
+        return dtypes.BY_NAME[name].code
+
+
+def _operator(kind: int, index: int, inputs: list[int], outputs: list[int]) -> fb.OperatorT:
+    op = fb.OperatorT()
+    op.kind, op.index = kind, index
+    op.inputs, op.outputs = list(inputs), list(outputs)
+    return op
+
+
+def _tensor_map(name: str, index: int) -> fb.TensorMapT:
+    m = fb.TensorMapT()
+    m.name, m.tensor = name, index
+    return m
