@@ -123,6 +123,13 @@ def cmd_convert(args: argparse.Namespace) -> None:
     tags = [t for t in args.tags.split(",") if t]
     options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
                              print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    if not os.path.isdir(args.source):
+        if not os.path.exists(args.source):
+            raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
+        _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options))
+        return
+    if args.hlo_params:
+        raise EmberError("--hlo_params applies to HLO modules, not to a SavedModel directory")
     converter = Converter.from_saved_model(args.source, keys, tags, options)
     progress = _Progress(args.output)
     try:
@@ -139,6 +146,21 @@ def cmd_convert(args: argparse.Namespace) -> None:
         for entry in report.offloaded:
             tables = f" on {', '.join(entry['tables'])}" if entry["tables"] else ""
             print(f"  {report.key}: {entry['family']} -> {entry['kernel']}{tables}")
+
+
+def _convert_hlo(args: argparse.Namespace, converter) -> None:
+    progress = _Progress(args.output)
+    try:
+        size = converter.convert_to_file(args.output, progress=progress)
+    except OSError as e:
+        raise EmberError(f"{args.output}: cannot write: {e.strerror or e}") from None
+    finally:
+        progress.close()
+    report = converter.report
+    print(f"wrote {args.output} ({size:,} bytes): {len(report['offloaded'])} kernel(s), "
+          f"{len(report['host_segments'])} host segment(s) for the HLO evaluator")
+    for entry in report["offloaded"]:
+        print(f"  {entry['family']} -> {entry['kernel']} ({', '.join(entry['nodes'])})")
 
 
 class _Progress:
@@ -385,12 +407,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
     p.set_defaults(run=cmd_run)
 
-    p = commands.add_parser("convert", help="convert a SavedModel to a .daebin (--opt_level, --print_ir_after, "
-                                           "--disable_pass)")
-    p.add_argument("source", help="SavedModel directory")
+    p = commands.add_parser("convert", help="convert a SavedModel or an HLO module to a .daebin (--opt_level, "
+                                           "--print_ir_after, --disable_pass)")
+    p.add_argument("source", help="SavedModel directory, HLO text (.hlo, .txt) or serialized HloModuleProto (.pb)")
     p.add_argument("output", help="output .daebin")
     p.add_argument("--signature_key", default=None, help="signatures to convert, comma separated (default: all)")
     p.add_argument("--tags", default="serve", help="meta graph tags, comma separated")
+    p.add_argument("--hlo_params", default=None, help="HLO: .npz binding parameters p0, p1, ... as constants "
+                                                       "(the tables); unbound parameters are inputs")
     p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
     p.set_defaults(run=cmd_convert)
 

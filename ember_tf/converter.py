@@ -69,6 +69,15 @@ class Converter:
         graph = read_saved_model(os.fspath(saved_model_dir), tuple(tags) if tags else ("serve",))
         return cls(graph, signature_keys, options, external_threshold)
 
+    @staticmethod
+    def from_hlo(path: str | os.PathLike, params_path: str | os.PathLike | None = None,
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
+        """A converter for an HLO module (text, or a serialized HloModuleProto with the .pb
+        suffix); `params_path`: an .npz binding parameters `p0`, `p1`, ... (the tables)."""
+        from ember_tf.hlo_import import HloConverter
+
+        return HloConverter.from_file(path, params_path, options, external_threshold)
+
     def convert(self) -> bytes:
         return dae_isa.serialize_model(self.build_model())
 

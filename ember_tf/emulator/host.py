@@ -13,8 +13,7 @@ shape signature the model declares. TensorFlow is imported on first use, so
 models without host segments never pay for it. Each segment is imported once
 per Interpreter (a `tf.compat.v1.wrap_function` over `import_graph_def`, with
 the bound tensors' dtypes and shape signatures as its input signature) and
-that callable is reused for every run. HLO_MODULE segments are not supported
-yet.
+that callable is reused for every run. HLO_MODULE segments are emulator/hlo_host.py's.
 
 Timing model. A host segment runs between DAE kernels (sequentially) on the
 cores' matrix units, data parallel over all cores, and costs
@@ -93,8 +92,6 @@ class HostSegment:
     def __init__(self, segment: fb.HostSegmentT, data: bytes, inputs: list[Port], outputs: list[Port]):
         self.name = segment.name or ""
         self.where = f"host segment '{self.name}'"
-        if segment.format == fb.HostFormat.HLO_MODULE:
-            raise EmulationError(f"{self.where}: HLO host segments are not supported yet")
         if segment.format != fb.HostFormat.GRAPH_DEF:
             raise EmulationError(f"{self.where}: unknown host format {segment.format}")
         self.input_names = [_tensor_name(n) for n in segment.inputNames or []]

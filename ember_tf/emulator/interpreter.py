@@ -20,6 +20,7 @@ from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa.reader import model_from_buffer, read_model
 from ember_tf.dae_isa.writer import buffer_bytes
 from ember_tf.emulator.core import run_golden_core
+from ember_tf.emulator.hlo_host import HloHostSegment
 from ember_tf.emulator.host import HostSegment, Port
 from ember_tf.emulator.machine import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
@@ -169,7 +170,8 @@ class Interpreter:
             ports = [Port(label, dtypes.numpy_dtype(self.model.tensors[t].dtype),
                           tuple(_signature_shape(self.model.tensors[t])))
                      for t, label in zip(inputs + outputs, self._labels(op))]
-            self._host_segments[key] = HostSegment(spec, bytes(buffer_bytes(self.model.buffers[spec.buffer])),
+            kind = HloHostSegment if spec.format == fb.HostFormat.HLO_MODULE else HostSegment
+            self._host_segments[key] = kind(spec, bytes(buffer_bytes(self.model.buffers[spec.buffer])),
                                                    ports[:len(inputs)], ports[len(inputs):])
         results, stats = self._host_segments[key].run([values[t] for t in inputs], self.machine)
         values.update(zip(outputs, results))

@@ -23,7 +23,8 @@ ELEMENT_TYPES = {
 IGNORED_ATTRIBUTES = frozenset({"metadata", "sharding", "frontend_attributes", "backend_config",
                                 "parameter_replication", "statistics", "operand_precision", "origin",
                                 "schedule", "control-predecessors"})
-CALLED = ("to_apply", "calls", "condition", "body", "true_computation", "false_computation")
+CALLED = ("to_apply", "calls", "condition", "body", "true_computation", "false_computation",
+          "select", "scatter")   # the last two: select-and-scatter
 
 
 def numpy_dtype(element_type: str) -> np.dtype:
@@ -117,9 +118,10 @@ class Instruction:
         return out
 
     def called_computations(self) -> list[str]:
-        names = [self.attrs[k] for k in CALLED if k in self.attrs]
-        if "branch_computations" in self.attrs:
-            names += self.computations("branch_computations")
+        names = [name for k in CALLED if k in self.attrs for name in self.attrs[k].strip("{}").split(",") if name]
+        for key in ("branch_computations", "called_computations"):
+            if key in self.attrs:
+                names += self.computations(key)
         return names
 
 

@@ -219,11 +219,11 @@ def _attribute_value(cursor: _Cursor) -> str:
     if c in ("{", "[", "("):
         return cursor.balanced(c, {"{": "}", "[": "]", "(": ")"}[c])
     if c == '"':
-        end = cursor.text.find('"', cursor.pos + 1)
-        if end < 0:
+        m = re.compile(r'"(?:[^"\\]|\\.)*"').match(cursor.text, cursor.pos)
+        if not m:
             raise cursor.error("unterminated string")
-        value, cursor.pos = cursor.text[cursor.pos:end + 1], end + 1
-        return value
+        cursor.pos = m.end()
+        return m.group()
     m = re.compile(r"[^\s,{}()\[\]]+").match(cursor.text, cursor.pos)
     if not m:
         raise cursor.error(f"expected an attribute value, found {cursor._found()}")
@@ -277,8 +277,9 @@ def _literal(text: str, shape: Shape, cursor: _Cursor, start: int) -> np.ndarray
     body = text.strip()
     if body.startswith(str(shape.dtype)):            # `constant(f32[2] {1, 2})` (older printers)
         body = body[body.index("]") + 1:].strip()
-        if body.startswith("{") and re.match(r"\{\d+(,\d+)*\}", body) and shape.dims:
-            pass
+    if "..." in body:
+        raise cursor.error("the text elides this constant ('{...}'); convert the serialized module "
+                           "(stage='hlo_serialized', a .pb file) instead", start)
     tokens = re.findall(r"[{}]|[^\s,{}]+", body)
     values: list = []
     for token in tokens:

@@ -166,7 +166,7 @@ def test_trace_has_a_host_track(golden):
 @pytest.mark.parametrize("make, needles", [
     (lambda g: pipeline(b"\xff" * 16), ["host segment 'mlp'", "buffer 1 is not a serialized GraphDef"]),
     (lambda g: pipeline(g, segment='"mlp" format=hlo_module buffer=1 inputs=["x"] outputs=["y"]'),
-     ["host segment 'mlp'", "HLO host segments are not supported yet"]),
+     ["host segment 'mlp'", "is not HLO text"]),
     (lambda g: pipeline(g, segment='"mlp" format=graph_def buffer=1 inputs=["z:0"] outputs=["Identity:0"]'),
      ["host segment 'mlp'", "input 'z:0' names no node"]),
     (lambda g: pipeline(g, segment='"mlp" format=graph_def buffer=1 inputs=["x:0"] outputs=["Identity:3"]'),

@@ -1,0 +1,176 @@
+"""HLO text or HloModuleProto -> .daebin: flatten the entry (calls and fusions
+inlined, no-op reshapes read through), rewrite the embedding work into kernels,
+cut the rest into HLO host segments the emulator's evaluator runs, lay it out.
+
+The model's signature `serving_default` takes the entry's parameters as inputs
+`p0, p1, ...` (by parameter number) and gives the result as `out0, out1, ...` (a
+tuple result flattened). Parameters bound at conversion (`params`: number ->
+array, e.g. the tables) become constant tensors instead of inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pathlib
+from typing import Callable
+
+import numpy as np
+
+from ember_tf import dae_isa
+from ember_tf.compiler import CompileOptions
+from ember_tf.dae_isa import _schema_generated as fb
+from ember_tf.errors import ConversionError, EmberError
+from ember_tf.hlo.module import Module
+from ember_tf.hlo.text import parse_module
+from ember_tf.hlo_import.flatten import flatten, simplify
+from ember_tf.hlo_import.graph import FlatGraph
+from ember_tf.hlo_import.plan import HloHostStep, HloPlan, plan
+from ember_tf.hlo_import.rewriter import Rewritten, rewrite_graph
+from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, ModelLayout
+
+REPORT_METADATA = "conversion_report"
+SIGNATURE_KEY = "serving_default"
+
+
+def load_module(path: str | os.PathLike) -> Module:
+    """An HLO module from text (.hlo, .txt, anything not .pb) or a serialized HloModuleProto (.pb)."""
+    path = pathlib.Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise EmberError(f"{path}: cannot read: {e.strerror or e}") from None
+    if path.suffix == ".pb":
+        from ember_tf.hlo.proto import read_module_proto
+
+        return read_module_proto(data, str(path))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise EmberError(f"{path}: not HLO text (not UTF-8); a serialized HloModuleProto needs the .pb suffix") \
+            from None
+    return parse_module(text, str(path))
+
+
+def load_params(path: str | os.PathLike, module: Module) -> dict[int, np.ndarray]:
+    """Parameters bound by an .npz keyed `p0`, `p1`, ... (checked against the entry)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise EmberError(f"{path}: cannot read as .npz: {e}") from None
+    parameters = {f"p{p.parameter_number}": p for p in module.entry_computation.parameters()}
+    bound = {}
+    for key, value in arrays.items():
+        if key not in parameters:
+            raise EmberError(f"{path}: '{key}' is not a parameter of the entry computation "
+                             f"(it has {', '.join(parameters) or 'none'})")
+        shape = parameters[key].shape
+        if shape.is_tuple or value.dtype != shape.numpy_dtype or value.shape != shape.dims:
+            raise EmberError(f"{path}: '{key}' is {value.dtype} {list(value.shape)}, the module's parameter is "
+                             f"{shape}")
+        bound[parameters[key].parameter_number] = value
+    return bound
+
+
+class HloConverter:
+    def __init__(self, module: Module, source: str, params: dict[int, np.ndarray] | None = None,
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
+        self.module, self.source = module, source
+        self.params = params or {}
+        self.options, self.external_threshold = options, external_threshold
+        self.report: dict = {}
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike, params_path: str | os.PathLike | None = None,
+                  options: CompileOptions = CompileOptions(),
+                  external_threshold: int = EXTERNAL_TABLE_BYTES) -> "HloConverter":
+        module = load_module(path)
+        params = load_params(params_path, module) if params_path else {}
+        return cls(module, str(path), params, options, external_threshold)
+
+    def convert(self) -> bytes:
+        return dae_isa.serialize_model(self.build_model())
+
+    def convert_to_file(self, path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> int:
+        return dae_isa.write_model(self.build_model(), path, progress=progress)
+
+    def build_model(self) -> fb.ModelT:
+        flat = flatten(self.module)
+        flat.computations[flat.entry] = simplify(flat.entry_computation)
+        graph = FlatGraph(flat)
+        rewritten = rewrite_graph(graph)
+        steps = plan(graph, rewritten.calls)
+        _check_evaluable(steps, self.source)
+        layout = ModelLayout(f"converted by ember-tf from {os.path.basename(self.source)}", self.source,
+                             self.external_threshold)
+        self._lay_out(layout, steps)
+        self.report = _report(rewritten, steps)
+        layout.metadata(REPORT_METADATA, json.dumps([self.report], separators=(",", ":")))
+        return layout.model
+
+    def _lay_out(self, layout: ModelLayout, steps: HloPlan) -> None:
+        tensors: dict[str, int] = {}
+        inputs = {}
+        for parameter in steps.parameters:
+            number = parameter.parameter_number
+            if parameter.shape.is_tuple:
+                raise ConversionError(f"{self.source}: parameter {number} is a tuple; only array parameters "
+                                      f"are supported")
+            if number in self.params:
+                value = self.params[number]
+                tensors[parameter.name] = layout.constant(f"p{number}", f"p{number}", lambda v=value: v)
+            else:
+                tensors[parameter.name] = inputs[f"p{number}"] = self._tensor(layout, f"p{number}",
+                                                                             steps, parameter.name)
+
+        def tensor(name: str) -> int:
+            if name not in tensors:
+                tensors[name] = self._tensor(layout, name, steps, name)
+            return tensors[name]
+
+        operators = []
+        for step in steps.steps:
+            if isinstance(step, HloHostStep):
+                operators.append(layout.host_segment(
+                    step.name, fb.HostFormat.HLO_MODULE, step.text.encode(), list(step.inputs), list(step.outputs),
+                    [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
+            else:
+                call = step.call
+                operators.append(layout.kernel(call.func, self.options, [tensor(t) for t in call.inputs],
+                                               [tensor(t) for t in call.outputs]))
+        outputs = {f"out{k}": tensor(name) for k, name in enumerate(steps.outputs)}
+        layout.signature(SIGNATURE_KEY, inputs, outputs, operators)
+
+    def _tensor(self, layout: ModelLayout, name: str, steps: HloPlan, value: str) -> int:
+        shape = steps.shapes[value]
+        if shape.is_tuple:
+            raise ConversionError(f"{self.source}: value {value!r} is a tuple; a .daebin tensor is an array")
+        return layout.tensor(name, shape.numpy_dtype.name, shape.dims)
+
+
+def _check_evaluable(steps: HloPlan, source: str) -> None:
+    """An opcode the evaluator lacks is named now, not when the model runs."""
+    from ember_tf.hlo.evaluator import HloEvaluationError, check_supported
+
+    for step in steps.steps:
+        if isinstance(step, HloHostStep):
+            try:
+                check_supported(step.module)
+            except HloEvaluationError as e:
+                raise ConversionError(f"{source}: {e}") from None
+
+
+def _report(rewritten: Rewritten, steps: HloPlan) -> dict:
+    offloaded = [{"family": s.call.family, "kernel": s.call.func.name, "nodes": s.call.nodes, "tables": []}
+                 for s in steps.steps if not isinstance(s, HloHostStep)]
+    hosts = []
+    for step in steps.steps:
+        if isinstance(step, HloHostStep):
+            ops: dict[str, int] = {}
+            for instruction in step.module.entry_computation.instructions:
+                if instruction.opcode not in ("parameter", "constant", "tuple"):
+                    ops[instruction.opcode] = ops.get(instruction.opcode, 0) + 1
+            hosts.append({"name": step.name, "ops": dict(sorted(ops.items()))})
+    return {"key": SIGNATURE_KEY, "offloaded": offloaded,
+            "not_offloaded": [dataclasses.asdict(s) for s in rewritten.skipped], "host_segments": hosts}

@@ -1,0 +1,143 @@
+"""The residual module cut into host segments around the kernels, as for SavedModels
+(grappler_like/host_graph.py): each instruction's level is the number of kernel
+launches it waits for; level k's instructions form host segment k, an HLO module
+of its own (parameters for what it reads from outside, a tuple of what later steps
+read), run by the emulator's HLO evaluator. Constants are copied where read."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+
+from ember_tf.hlo.module import Computation, Instruction, Module, Shape
+from ember_tf.hlo.text import print_module
+from ember_tf.hlo_import.graph import KERNEL_OUTPUT, FlatGraph, HloKernelCall
+
+
+@dataclasses.dataclass
+class HloHostStep:
+    name: str
+    module: Module         # the segment as an HLO module of its own
+    text: str              # ... printed (short form), as the .daebin stores it
+    inputs: list[str]      # values of the flat computation bound to its parameters
+    outputs: list[str]     # values it computes for later steps (its root tuple)
+
+
+@dataclasses.dataclass
+class HloKernelStep:
+    call: HloKernelCall
+
+
+@dataclasses.dataclass
+class HloPlan:
+    steps: list[HloHostStep | HloKernelStep]
+    parameters: list[Instruction]   # the entry's parameters, by number
+    outputs: list[str]              # the values of the module's result, in order
+    shapes: dict[str, Shape]
+
+
+def plan(graph: FlatGraph, calls: list[HloKernelCall]) -> HloPlan:
+    computation = graph.computation
+    kernel_of = {out: k for k, call in enumerate(calls) for out in call.outputs}
+    by_name = {i.name: i for i in computation.instructions}
+
+    def preds(name: str) -> list[str]:
+        if name in kernel_of:
+            return list(calls[kernel_of[name]].inputs)
+        return list(by_name[name].operands)
+
+    root = by_name[computation.root]
+    outputs = list(root.operands) if root.opcode == "tuple" else [root.name]
+    live, stack = set(), list(outputs)
+    while stack:
+        name = stack.pop()
+        if name not in live:
+            live.add(name)
+            stack += preds(name)
+    levels: dict[str, int] = {}
+    kernel_level: dict[int, int] = {}
+    for instruction in computation.instructions:     # operands come first in HLO order
+        name = instruction.name
+        if name not in live:
+            continue
+        start = max((levels.get(p, 0) for p in preds(name)), default=0)
+        if name in kernel_of:
+            kernel_level[kernel_of[name]] = start
+            start += 1
+        levels[name] = start
+    pinned = set(outputs) | {i for call in calls for i in call.inputs}
+
+    def hosted(name: str) -> bool:
+        i = by_name[name]
+        return i.opcode not in ("parameter", KERNEL_OUTPUT) and (i.opcode != "constant" or name in pinned)
+
+    by_level: dict[int, list[str]] = defaultdict(list)
+    for instruction in computation.instructions:
+        if instruction.name in live and hosted(instruction.name):
+            by_level[levels[instruction.name]].append(instruction.name)
+    kernels = sorted({kernel_of[n] for n in live if n in kernel_of})
+    steps: list = []
+    top = max(list(by_level) + [kernel_level[k] for k in kernels], default=0)
+    for level in range(top + 1):
+        if by_level.get(level):
+            members = by_level[level]
+            later = _read_later(members, live, by_name, calls, kernels, outputs, hosted)
+            steps.append(_segment(graph.module, f"host_{level}", members, by_name, later))
+        steps += [HloKernelStep(calls[k]) for k in kernels if kernel_level[k] == level]
+    shapes = {i.name: i.shape for i in computation.instructions}
+    return HloPlan(steps, computation.parameters(), outputs, shapes)
+
+
+def _read_later(members, live, by_name, calls, kernels, outputs, hosted) -> list[str]:
+    inside = set(members)
+    used = set(outputs) | {i for k in kernels for i in calls[k].inputs}
+    for name in live:
+        if name not in inside and hosted(name):
+            used |= set(by_name[name].operands)
+    return [m for m in members if m in used]
+
+
+def _segment(module: Module, name: str, members: list[str], by_name: dict[str, Instruction],
+             outputs: list[str]) -> HloHostStep:
+    inside = set(members)
+    inputs: list[str] = []
+    constants: list[Instruction] = []
+    body: list[Instruction] = []
+    for member in members:
+        instruction = by_name[member]
+        for operand in instruction.operands:
+            source = by_name[operand]
+            if operand in inside or operand in inputs or source in constants:
+                continue
+            if source.opcode == "constant":
+                constants.append(source)
+            else:
+                inputs.append(operand)
+        body.append(instruction)
+    parameters = [Instruction(n, "parameter", by_name[n].shape, [], parameter_number=k)
+                  for k, n in enumerate(inputs)]
+    result = Instruction(f"{name}_result", "tuple", Shape("tuple", (), tuple(by_name[o].shape for o in outputs)),
+                         list(outputs))
+    entry = Computation(name, parameters + constants + body + [result], result.name)
+    computations = {c: module.computations[c] for c in _called(module, body)}
+    computations[name] = entry
+    segment = Module(name, computations, name)
+    return HloHostStep(name, segment, print_module(segment), inputs, outputs)
+
+
+def _called(module: Module, instructions: list[Instruction]) -> list[str]:
+    """Computations the instructions call, callees first (the order HLO text needs)."""
+    order: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        for instruction in module.computations[name].instructions:
+            for callee in instruction.called_computations():
+                visit(callee)
+        order.append(name)
+
+    for instruction in instructions:
+        for callee in instruction.called_computations():
+            visit(callee)
+    return order
