@@ -71,11 +71,12 @@ def test_tf_bag(tmp_path, stage):
     np.testing.assert_allclose(got["out0"], fn(TABLE, ids).numpy(), rtol=1e-6, atol=1e-6)
 
 
-def test_tf_segment_sum(tmp_path):
+@pytest.mark.parametrize("stage", ["hlo", "hlo_serialized", "optimized_hlo"])
+def test_tf_segment_sum(tmp_path, stage):
     src, dst = np.array([0, 5, 5, 99, 7, 1], np.int32), np.array([4, 0, 4, 2, 2, 0], np.int32)
     fn = lambda t, s, d: tf.math.unsorted_segment_sum(tf.gather(t, s), d, 5)   # noqa: E731
     specs = [tf.TensorSpec([100, 8]), tf.TensorSpec([6], tf.int32), tf.TensorSpec([6], tf.int32)]
-    got, report = _run(tmp_path, _tf_module(tmp_path, fn, specs), {"p0": TABLE, "p1": src, "p2": dst})
+    got, report = _run(tmp_path, _tf_module(tmp_path, fn, specs, stage), {"p0": TABLE, "p1": src, "p2": dst})
     assert _families(report) == ["scatter-add of gathered rows"]
     np.testing.assert_allclose(got["out0"], fn(TABLE, src, dst).numpy(), rtol=1e-6, atol=1e-6)
 
@@ -139,3 +140,34 @@ def test_report_and_inspect_metadata(tmp_path):
     (report,) = json.loads(bytes(buffer_bytes(model.buffers[entry.buffer])).decode())
     assert report["offloaded"][0]["family"] == "gather"
     assert report["host_segments"][-1]["ops"] == {"multiply": 1}
+
+
+@pytest.mark.parametrize("stage", ["hlo", "hlo_serialized", "optimized_hlo"])
+def test_tf_dlrm_forward(tmp_path, stage):
+    rng = np.random.default_rng(4)
+    users = tf.Variable(rng.standard_normal((40, 8)).astype(np.float32))
+    items = tf.Variable(rng.standard_normal((60, 8)).astype(np.float32))
+    w1 = tf.Variable(rng.standard_normal((3, 8)).astype(np.float32))
+    w2 = tf.Variable(rng.standard_normal((24, 1)).astype(np.float32))
+
+    def forward(dense, user, history):
+        bottom = tf.nn.relu(tf.matmul(dense, w1))
+        pooled = tf.reduce_sum(tf.gather(items, history), axis=1)
+        x = tf.concat([bottom, tf.gather(users, user), pooled], axis=1)
+        return tf.sigmoid(tf.matmul(x, w2))
+
+    specs = [tf.TensorSpec([5, 3]), tf.TensorSpec([5], tf.int32), tf.TensorSpec([5, 4], tf.int32)]
+    path = _tf_module(tmp_path, forward, specs, stage)
+    dense = rng.standard_normal((5, 3)).astype(np.float32)
+    user, history = rng.integers(0, 40, 5).astype(np.int32), rng.integers(0, 60, (5, 4)).astype(np.int32)
+    # captured variables follow the arguments as parameters: p3..p6 = users, items, w1, w2 in capture order
+    feeds = {"p0": dense, "p1": user, "p2": history}
+    module = Converter.from_hlo(path)
+    extra = sorted(p.parameter_number for p in module.module.entry_computation.parameters())[3:]
+    values = {v.shape.as_list()[0] * 1000 + v.shape.as_list()[1]: v.numpy() for v in (users, items, w1, w2)}
+    for number in extra:
+        dims = next(p for p in module.module.entry_computation.parameters() if p.parameter_number == number).shape.dims
+        feeds[f"p{number}"] = values[dims[0] * 1000 + dims[1]]
+    got, report = _run(tmp_path, path, feeds)
+    assert sorted(_families(report)) == ["gather", "reduce over gather"]
+    np.testing.assert_allclose(got["out0"], forward(dense, user, history).numpy(), rtol=1e-5, atol=1e-6)

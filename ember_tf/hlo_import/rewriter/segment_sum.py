@@ -24,8 +24,11 @@ class SegmentSumRewriter:
         base, indices, updates = (graph.get(o) for o in scatter.operands)
         if scalar_constant(graph, base.name) != 0 or len(base.shape.dims) != 2:
             return None
-        if (scatter.ints("update_window_dims"), scatter.ints("inserted_window_dims"),
-                scatter.ints("scatter_dims_to_operand_dims")) != ((1,), (0,), (0,)):
+        windows = (scatter.ints("update_window_dims"), scatter.ints("inserted_window_dims"))
+        # rows [E, D] inserted along dim 0, or optimized HLO's [E, 1, D] windows
+        if windows not in (((1,), (0,)), ((1, 2), ())) or scatter.ints("scatter_dims_to_operand_dims") != (0,):
+            return None
+        if len(updates.shape.dims) != len(windows[0]) + 1:
             return None
         vector_dim, dims = scatter.int("index_vector_dim"), indices.shape.dims
         if not (len(dims) == 1 and vector_dim == 1) and not (dims[1:] == (1,) and vector_dim == 1):
@@ -34,7 +37,7 @@ class SegmentSumRewriter:
         if not isinstance(found, (RowGather, FilledRows)):
             return found
         lookup = found if isinstance(found, RowGather) else found.lookup
-        if len(lookup.ids_shape) != 1:
+        if len(lookup.ids_shape) != 1 or updates.shape.dims[-1] != base.shape.dims[1]:
             return None
         if not graph.only_used_by(updates.name, scatter.name):
             return Skip("the gathered rows are also used elsewhere")
