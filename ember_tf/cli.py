@@ -131,13 +131,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     if args.hlo_params:
         raise EmberError("--hlo_params applies to HLO modules, not to a SavedModel directory")
     converter = Converter.from_saved_model(args.source, keys, tags, options)
-    progress = _Progress(args.output)
-    try:
-        size = converter.convert_to_file(args.output, progress=progress)
-    except OSError as e:
-        raise EmberError(f"{args.output}: cannot write: {e.strerror or e}") from None
-    finally:
-        progress.close()
+    size = _convert_to_file(converter, args.output)
     kernels = sum(len(r.offloaded) for r in converter.reports)
     left = sum(len(r.not_offloaded) for r in converter.reports)
     print(f"wrote {args.output} ({size:,} bytes): {len(converter.reports)} signature(s), {kernels} kernel(s)"
@@ -148,14 +142,18 @@ def cmd_convert(args: argparse.Namespace) -> None:
             print(f"  {report.key}: {entry['family']} -> {entry['kernel']}{tables}")
 
 
-def _convert_hlo(args: argparse.Namespace, converter) -> None:
-    progress = _Progress(args.output)
+def _convert_to_file(converter, output: str) -> int:
+    progress = _Progress(output)
     try:
-        size = converter.convert_to_file(args.output, progress=progress)
+        return converter.convert_to_file(output, progress=progress)
     except OSError as e:
-        raise EmberError(f"{args.output}: cannot write: {e.strerror or e}") from None
+        raise EmberError(f"{output}: cannot write: {e.strerror or e}") from None
     finally:
         progress.close()
+
+
+def _convert_hlo(args: argparse.Namespace, converter) -> None:
+    size = _convert_to_file(converter, args.output)
     report = converter.report
     print(f"wrote {args.output} ({size:,} bytes): {len(report['offloaded'])} kernel(s), "
           f"{len(report['host_segments'])} host segment(s) for the HLO evaluator")
@@ -201,7 +199,7 @@ def format_report(conversion: list[dict]) -> str:
             lines.append(f"  host       {entry['op']} {entry['node']}: {entry['reason']}")
         for segment in report["host_segments"]:
             ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in segment["ops"].items()) or "copies only"
-            lines.append(f"  segment    {segment['name']} (TensorFlow on the host): {ops}")
+            lines.append(f"  segment    {segment['name']} ({segment.get('runs_on', 'TensorFlow')} on the host): {ops}")
     return "\n".join(lines) + "\n"
 
 

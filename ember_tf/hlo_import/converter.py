@@ -171,6 +171,6 @@ def _report(rewritten: Rewritten, steps: HloPlan) -> dict:
             for instruction in step.module.entry_computation.instructions:
                 if instruction.opcode not in ("parameter", "constant", "tuple"):
                     ops[instruction.opcode] = ops.get(instruction.opcode, 0) + 1
-            hosts.append({"name": step.name, "ops": dict(sorted(ops.items()))})
+            hosts.append({"name": step.name, "ops": dict(sorted(ops.items())), "runs_on": "the HLO evaluator"})
     return {"key": SIGNATURE_KEY, "offloaded": offloaded,
             "not_offloaded": [dataclasses.asdict(s) for s in rewritten.skipped], "host_segments": hosts}

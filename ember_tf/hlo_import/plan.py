@@ -2,7 +2,8 @@
 (grappler_like/host_graph.py): each instruction's level is the number of kernel
 launches it waits for; level k's instructions form host segment k, an HLO module
 of its own (parameters for what it reads from outside, a tuple of what later steps
-read), run by the emulator's HLO evaluator. Constants are copied where read."""
+read), run by the emulator's HLO evaluator. Values made of constants alone (constants,
+iotas, their broadcasts) are copied into each segment that reads them."""
 
 from __future__ import annotations
 
@@ -69,7 +70,7 @@ def plan(graph: FlatGraph, calls: list[HloKernelCall]) -> HloPlan:
 
     def hosted(name: str) -> bool:
         i = by_name[name]
-        return i.opcode not in ("parameter", KERNEL_OUTPUT) and (i.opcode != "constant" or name in pinned)
+        return i.opcode not in ("parameter", KERNEL_OUTPUT) and (not _free(i, by_name) or name in pinned)
 
     by_level: dict[int, list[str]] = defaultdict(list)
     for instruction in computation.instructions:
@@ -101,16 +102,23 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
              outputs: list[str]) -> HloHostStep:
     inside = set(members)
     inputs: list[str] = []
-    constants: list[Instruction] = []
+    constants: list[Instruction] = []    # free values, copied (with what they are made of)
     body: list[Instruction] = []
+
+    def copy_free(source: Instruction) -> None:
+        if source not in constants:
+            for operand in source.operands:
+                copy_free(by_name[operand])
+            constants.append(source)
+
     for member in members:
         instruction = by_name[member]
         for operand in instruction.operands:
             source = by_name[operand]
-            if operand in inside or operand in inputs or source in constants:
+            if operand in inside or operand in inputs:
                 continue
-            if source.opcode == "constant":
-                constants.append(source)
+            if _free(source, by_name):
+                copy_free(source)
             else:
                 inputs.append(operand)
         body.append(instruction)
@@ -123,6 +131,14 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
     computations[name] = entry
     segment = Module(name, computations, name)
     return HloHostStep(name, segment, print_module(segment), inputs, outputs)
+
+
+def _free(instruction: Instruction, by_name: dict[str, Instruction]) -> bool:
+    """A value made of constants alone (a constant, an iota, a broadcast of one):
+    each segment that reads it makes its own rather than receiving it."""
+    if instruction.opcode in ("constant", "iota"):
+        return True
+    return instruction.opcode == "broadcast" and _free(by_name[instruction.operands[0]], by_name)
 
 
 def _called(module: Module, instructions: list[Instruction]) -> list[str]:
