@@ -20,7 +20,7 @@ import numpy as np
 from ember_tf.errors import EmberError
 from ember_tf.hlo.module import ELEMENT_TYPES, IGNORED_ATTRIBUTES, Computation, Instruction, Module, Shape
 
-_NAME = re.compile(r"%?([A-Za-z_][\w.\-]*)")
+_NAME = re.compile(r"%?([A-Za-z_][\w.\-#]*)")   # XLA uniquifies some clones as name#N
 _ELEMENT = re.compile(r"(pred|[suf]\d+|bf16|f8\w*|token|c64|c128)\[")
 
 
