@@ -195,7 +195,7 @@ _poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, 
 _peek_u16, _poke_u16 = _peek(types.uint16), _poke(types.uint16)  # float16 and bfloat16 elements, as bits
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)  # hot and short: a call would pass each array as ~8 stack words
 def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
     """out[j] = slot[elements[j]] for j < n, as float64 and int64 (bounds already checked)."""
     base = slot_addr[slot]
@@ -240,7 +240,7 @@ def _src_int(kind, value, params, iconst, vval_i, vval_f, st_float):
     return np.int64(vval_f[value, 0]) if st_float[value] else vval_i[value, 0]
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)  # hot and short: a call would pass each array as ~8 stack words
 def _operand(kind, value, lanes, params, iconst, vval_i, vval_f, st_width, st_float, out):
     """out[0:lanes] = a SRC operand as integers, broadcast unless it is a vector stream."""
     if kind == 1 and st_width[value] > 1:
@@ -530,18 +530,33 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
 
 @njit(inline="always", **_JIT)
 def _vl(vector_bytes, dtype):
-    return vector_bytes // _itemsize(dtype)
+    # Item sizes are powers of two and vector_bytes is positive: a shift equals the
+    # floor division and spares a hardware divide on every vector instruction.
+    return vector_bytes >> _log2_itemsize(dtype)
+
+
+@njit(inline="always", **_JIT)
+def _log2_itemsize(dtype):
+    if dtype == F16 or dtype == BF16:
+        return 1
+    return 2 if dtype == F32 or dtype == I32 else 3
 
 
 SCRATCH = 32  # vector rows 32..35 hold converted copies of operands
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)
 def _source(vf, vi, v_dtype, v_len, r, dtype, count, scratch):
     """The row holding register r as `count` lanes of dtype: r itself when it
     already is that, else a converted copy in row `scratch` (missing lanes 0)."""
     if v_dtype[r] == dtype and v_len[r] >= count:
-        return r
+        return r  # the common case, decided without a call
+    return _converted(vf, vi, v_dtype, v_len, r, dtype, count, scratch)
+
+
+@njit(**_JIT)
+def _converted(vf, vi, v_dtype, v_len, r, dtype, count, scratch):
+    """_source's slow path: register r converted into row `scratch`."""
     source_float = _is_float(v_dtype[r])
     for k in range(count):
         if k < v_len[r]:
@@ -606,9 +621,11 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                     and x[a2] + count <= b_len[a1]:
                 # The common case, all lanes of an f32 buffer: a straight copy (the pool
                 # already holds f32 values, so there is nothing to round).
-                at = ent_a[e] + x[a2]
+                # at >= 0 (checked above): as an unsigned index numba skips its negative-index
+                # wraparound, which otherwise makes LLVM gather lane by lane instead of copying.
+                at = np.uint64(ent_a[e] + x[a2])
                 for k in range(count):
-                    vf[a0, k] = pool_f[at + k]
+                    vf[a0, k] = pool_f[at + np.uint64(k)]
                 v_dtype[a0], v_len[a0] = t, count
                 spent += exe_cost[pc]
                 runs[pc] += 1
@@ -987,7 +1004,7 @@ def _fop(op, p, q, dtype):
     return _round(_f64_op(op, p, q), dtype)
 
 
-@njit(**_JIT)
+@njit(inline="always", **_JIT)  # once per row chunk: a call would cost more than the copy
 def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
     """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked)."""
     if dtype == F32:
