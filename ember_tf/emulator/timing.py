@@ -68,22 +68,34 @@ def _probe(keys: np.ndarray, line: int, bits: int) -> int:
 def recency_hits(lines: np.ndarray, window: int) -> np.ndarray:
     """hit[i] = line i was accessed within the previous `window` accesses.
 
-    One pass with an open-addressing table of each line's last position."""
+    One pass with an open-addressing table of each line's last position. Each
+    entry keeps its key and position side by side (table[2j], table[2j + 1]):
+    the table outgrows the L2 cache, and a probe then costs one miss, not two."""
     n = len(lines)
     hit = np.zeros(n, dtype=np.bool_)
     bits = 4
     while (1 << bits) < 2 * n:
         bits += 1
-    keys = np.full(1 << bits, -1, dtype=np.int64)
-    last = np.zeros(1 << bits, dtype=np.int64)
+    table = np.full(2 << bits, -1, dtype=np.int64)
     for i in range(n):
         line = lines[i]
-        slot = _probe(keys, line, bits)
-        if keys[slot] == line:
-            hit[i] = i - last[slot] <= window
-        keys[slot] = line
-        last[slot] = i
+        slot = _probe_pairs(table, line, bits)
+        if table[2 * slot] == line:
+            hit[i] = i - table[2 * slot + 1] <= window
+        table[2 * slot] = line
+        table[2 * slot + 1] = i
     return hit
+
+
+@njit(inline="always", cache=True, nogil=True)
+def _probe_pairs(table: np.ndarray, line: int, bits: int) -> int:
+    """_probe over a table of (key, value) pairs: the slot j whose key table[2j]
+    is `line`, or the empty one (-1) where it would go."""
+    mask = (1 << bits) - 1
+    slot = np.int64((np.uint64(line) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)) & mask
+    while table[2 * slot] != -1 and table[2 * slot] != line:
+        slot = (slot + 1) & mask
+    return slot
 
 
 @njit(cache=True, nogil=True)
