@@ -195,6 +195,24 @@ _poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, 
 _peek_u16, _poke_u16 = _peek(types.uint16), _poke(types.uint16)  # float16 and bfloat16 elements, as bits
 
 
+@intrinsic
+def _prefetch(typingctx, address):
+    """A hint to the host CPU to bring the line at an int64 address into its caches
+    (llvm.prefetch: read, high locality). It never faults and changes no value."""
+    def codegen(context, builder, signature, args):
+        pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        function = builder.module.declare_intrinsic(
+            "llvm.prefetch", [pointer], ir.FunctionType(ir.VoidType(), [pointer, i32, i32, i32]))
+        builder.call(function, [builder.inttoptr(args[0], pointer), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+    return types.void(types.int64), codegen
+
+
+PREFETCH_AHEAD = 4      # iterations: a row gathered by id is prefetched this far ahead
+PREFETCH_BYTES = 512    # of that row (host cache lines of 64 bytes)
+
+
 @njit(inline="always", **_JIT)  # hot and short: a call would pass each array as ~8 stack words
 def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
     """out[j] = slot[elements[j]] for j < n, as float64 and int64 (bounds already checked)."""
@@ -256,10 +274,35 @@ def _operand(kind, value, lanes, params, iconst, vval_i, vval_f, st_width, st_fl
         out[k] = scalar
 
 
+@njit(inline="always", **_JIT)
+def _prefetch_row_ahead(element, slot, target, slot_addr, slot_dtype, slot_size, slot_rows, slot_rowlen,
+                        slot_itemsize):
+    """Prefetches the row of slot `target` whose id is element `element` of the
+    integer slot `slot` (the id a gather will read PREFETCH_AHEAD iterations on):
+    the row-slice copy then finds it in the host's cache instead of waiting on
+    DRAM. Only a hint: out-of-range ids are skipped, nothing observable changes."""
+    if element >= slot_size[slot]:
+        return
+    dtype = slot_dtype[slot]
+    if dtype == I32:
+        row = np.int64(_peek_i32(slot_addr[slot] + 4 * element))
+    elif dtype == I64:
+        row = _peek_i64(slot_addr[slot] + 8 * element)
+    else:
+        return
+    if row < 0 or row >= slot_rows[target]:
+        return
+    row_bytes = slot_rowlen[target] * slot_itemsize[target]
+    start = slot_addr[target] + row * row_bytes
+    for offset in range(0, min(row_bytes, PREFETCH_BYTES), 64):
+        _prefetch(start + offset)
+
+
 @njit(**_JIT)
 def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams,
             st_op, st_tu, st_slot, st_index, st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width,
-            st_contiguous, st_direct, tu_row_copy, rule_start, rule_stream, rule_cb, roots, params, iconst,
+            st_contiguous, st_direct, st_prefetch, tu_row_copy, rule_start, rule_stream, rule_cb, roots, params,
+            iconst,
             slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
             slot_base, slot_itemsize, line_shift, err,
             kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i,
@@ -416,6 +459,10 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                                         return n, n_pool, n_log, max_buf, pending
                                     elements[k] = index * row_len + col
                             _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s], vval_i[s])
+                            if st_prefetch[s] >= 0:
+                                _prefetch_row_ahead(elements[0] + PREFETCH_AHEAD, slot, st_slot[st_prefetch[s]],
+                                                    slot_addr, slot_dtype, slot_size, slot_rows, slot_rowlen,
+                                                    slot_itemsize)
                             for k in range(lanes, width):  # lanes past the bound load nothing
                                 vval_f[s, k], vval_i[s, k] = 0.0, 0
                             base, itemsize, last_line = slot_base[slot], slot_itemsize[slot], -1
@@ -1109,6 +1156,9 @@ class _Encoded:
         self.st_contiguous = np.array([_is_row_slice(program, s) for s in order], np.bool_)
         self.st_direct = np.full(n_st, -1, np.int64)
         self.tu_row_copy = np.full(n_tu, -1, np.int64)
+        self.st_prefetch = np.full(n_st, -1, np.int64)
+        for source, target in _row_ids(program):
+            self.st_prefetch[new[source]] = new[target]
         readers, pushed = _readers(program), _pushed(program)
         for buffer, source in _direct_buffers(program, self.st_contiguous, new, readers, pushed):
             self.st_direct[new[source]], self.st_direct[new[buffer]] = new[buffer], -2
@@ -1167,6 +1217,22 @@ def _is_row_slice(program: KernelProgram, stream) -> bool:
         return False
     index = stream.index
     return index.kind is not SrcKind.STREAM or program.tus[program.streams[index.value].tu].width == 1
+
+
+def _row_ids(program: KernelProgram):
+    """(ids, rows) stream pairs where `ids` loads one id per iteration of its TU at
+    consecutive elements (a scalar load indexed by its TU's induction) and `rows` is
+    a row-slice load indexed by that id: the ids of later iterations are known
+    ahead, so the access unit prefetches their rows (a host-side hint only)."""
+    for stream in program.streams.values():
+        if not _is_row_slice(program, stream) or stream.index.kind is not SrcKind.STREAM:
+            continue
+        ids = program.streams[stream.index.value]
+        if ids.op != "mem" or ids.col is not None or ids.index is None or ids.index.kind is not SrcKind.STREAM:
+            continue
+        induction = program.streams[ids.index.value]
+        if induction.op == "ite" and induction.tu == ids.tu and program.tus[ids.tu].width == 1:
+            yield ids.id, stream.id
 
 
 def _readers(program: KernelProgram) -> dict[int, list[int]]:
@@ -1340,7 +1406,8 @@ def _run_access(enc: _Encoded, program: KernelProgram, roots, params, slot_addr,
         needed = _access(
             enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
             enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
-            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct, enc.tu_row_copy,
+            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct, enc.st_prefetch,
+            enc.tu_row_copy,
             enc.rule_start,
             enc.rule_stream,
             enc.rule_cb,
