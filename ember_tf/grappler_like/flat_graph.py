@@ -180,7 +180,7 @@ class FlatGraph:
 
         graph_def = self.graph_def.__class__()
         graph_def.CopyFrom(self.graph_def)
-        for function in _referenced_functions(self.graph_def, self.library):
+        for function in referenced_functions(self.graph_def, self.library):
             graph_def.library.function.add().CopyFrom(function)
         with tf.Graph().as_default() as graph:
             try:
@@ -255,7 +255,7 @@ def _topological(fdef, view: GraphView) -> list:
     return order
 
 
-def _referenced_functions(graph_def, library: dict) -> list:
+def referenced_functions(graph_def, library: dict) -> list:
     """Library functions the nodes name (as attrs, e.g. If branches), transitively."""
     found: dict[str, object] = {}
 
@@ -318,6 +318,3 @@ def _dtype_name(dtype) -> str:
 def _first_line(e: BaseException) -> str:
     text = str(getattr(e, "message", None) or e).strip().splitlines()
     return text[0] if text else type(e).__name__
-
-
-referenced_functions = _referenced_functions
