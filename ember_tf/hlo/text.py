@@ -167,6 +167,7 @@ def _computation(cursor: _Cursor) -> Computation:
         instructions.append(instruction)
     if not instructions:
         raise cursor.error(f"computation {name!r} is empty")
+    instructions = _tuple_element_operands(instructions, cursor, name)
     names = [i.name for i in instructions]
     if len(set(names)) != len(names):
         raise cursor.error(f"computation {name!r} names an instruction twice")
@@ -204,6 +205,31 @@ def _instruction(cursor: _Cursor) -> Instruction:
         if key not in IGNORED_ATTRIBUTES:
             instruction.attrs[key] = re.sub(r"\s+", "", value).replace("%", "")
     return instruction
+
+
+def _tuple_element_operands(instructions: list[Instruction], cursor: _Cursor, computation: str) -> list[Instruction]:
+    """Newer XLA prints an element of a tuple-shaped operand as `name#k`; it is read as a
+    get-tuple-element named `name#k`, placed right after `name`."""
+    shapes = {i.name: i.shape for i in instructions}
+    added: dict[str, Instruction] = {}
+    for instruction in instructions:
+        for operand in instruction.operands:
+            base, hash_, index = operand.partition("#")
+            if not hash_ or operand in shapes or operand in added:
+                continue
+            if base not in shapes or not shapes[base].is_tuple or not index.isdigit() \
+                    or int(index) >= len(shapes[base].tuple_shapes):
+                raise cursor.error(f"{computation}/{instruction.name}: operand {operand!r} is not an element of a "
+                                   f"tuple of the computation", cursor.positions.get((computation, instruction.name)))
+            added[operand] = Instruction(operand, "get-tuple-element", shapes[base].tuple_shapes[int(index)], [base],
+                                         {"index": index})
+    if not added:
+        return instructions
+    out = []
+    for instruction in instructions:
+        out.append(instruction)
+        out += [g for g in added.values() if g.operands[0] == instruction.name]
+    return out
 
 
 def _operand(cursor: _Cursor) -> str:
