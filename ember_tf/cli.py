@@ -19,8 +19,7 @@ from ember_tf import dae_isa
 from ember_tf.emulator.machine import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError, InputError
-
-REPORT_METADATA = "conversion_report"   # ember_tf.converter.REPORT_METADATA, without importing TensorFlow
+from ember_tf.model_layout import REPORT_METADATA
 
 # Every machine parameter can be overridden by an absl flag of its name (on any
 # subcommand, or in a --flagfile); instruction costs by --cost_<group>.

@@ -25,10 +25,9 @@ from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
 from ember_tf.grappler_like.rewriter import Rewritten, ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
-from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, ModelLayout
+from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
-REPORT_METADATA = "conversion_report"
 INPUT_KEYS_METADATA = "signature_input_keys"
 # Ops that look like embedding work: when one stays on the host unexplained, the report says so.
 EMBEDDING_OPS = frozenset("""ResourceGather SparseSegmentSum SparseSegmentMean SparseSegmentSqrtN

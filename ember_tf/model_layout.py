@@ -20,6 +20,9 @@ from ember_tf.version import SCHEMA_VERSION
 # Tables this large go after the FlatBuffer: the writer streams them from the
 # arrays they were read into instead of copying them into the FlatBuffer's builder.
 EXTERNAL_TABLE_BYTES = 16 << 20
+# Metadata entry holding what a conversion offloaded and what it left on the host (JSON),
+# which `ember-tf inspect` prints.
+REPORT_METADATA = "conversion_report"
 
 
 class ModelLayout:

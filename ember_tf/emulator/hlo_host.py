@@ -74,23 +74,23 @@ class HloHostSegment:
 
 def _cost(module) -> tuple[int, dict[str, int], int]:
     flops, by_op, constant_bytes = 0, {}, 0
-    for computation in [module.entry_computation]:
-        values = {i.name: i for i in computation.instructions}
-        for i in computation.instructions:
-            if i.opcode == "constant":
-                constant_bytes += i.literal.nbytes
-            if i.opcode in _FREE or i.shape.is_tuple:
-                continue
-            if i.opcode == "dot":
-                lhs = values[i.operands[0]].shape.dims
-                contracted = math.prod(lhs[d] for d in i.ints("lhs_contracting_dims"))
-                count = 2 * math.prod(i.shape.dims) * contracted
-            elif i.opcode == "reduce":
-                count = math.prod(values[i.operands[0]].shape.dims)
-            else:
-                count = math.prod(i.shape.dims)
-            flops += count
-            by_op[i.opcode] = by_op.get(i.opcode, 0) + count
+    computation = module.entry_computation
+    values = {i.name: i for i in computation.instructions}
+    for i in computation.instructions:
+        if i.opcode == "constant":
+            constant_bytes += i.literal.nbytes
+        if i.opcode in _FREE or i.shape.is_tuple:
+            continue
+        if i.opcode == "dot":
+            lhs = values[i.operands[0]].shape.dims
+            contracted = math.prod(lhs[d] for d in i.ints("lhs_contracting_dims"))
+            count = 2 * math.prod(i.shape.dims) * contracted
+        elif i.opcode == "reduce":
+            count = math.prod(values[i.operands[0]].shape.dims)
+        else:
+            count = math.prod(i.shape.dims)
+        flops += count
+        by_op[i.opcode] = by_op.get(i.opcode, 0) + count
     return flops, dict(sorted(by_op.items())), constant_bytes
 
 

@@ -70,6 +70,7 @@ class FlatGraph:
                 f"{self.path}: signature {signature.key!r} output(s) {', '.join(sorted(missing))} "
                 f"are not outputs of its body function")
         self._types: dict[str, TensorInfo] | None = None
+        self._index: dict = {}
         self._counter = 0
 
     # -- queries ------------------------------------------------------------------------
@@ -85,10 +86,10 @@ class FlatGraph:
         return GraphView(fdef, {})
 
     def node(self, name: str):
-        for node in self.graph_def.node:
-            if node.name == name:
-                return node
-        raise KeyError(name)
+        # edits only add nodes, so a stale index is one with fewer entries than the graph
+        if len(self._index) != len(self.graph_def.node):
+            self._index = {n.name: n for n in self.graph_def.node}
+        return self._index[name]
 
     def tensor_info(self, tensor: Tensor | str) -> TensorInfo:
         """Static dtype and shape of a tensor, from TensorFlow's shape inference."""

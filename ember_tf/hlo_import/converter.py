@@ -22,14 +22,13 @@ from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.errors import ConversionError, EmberError
 from ember_tf.hlo.module import Module
-from ember_tf.hlo.text import parse_module
+from ember_tf.hlo.text import parse_module, print_module
 from ember_tf.hlo_import.flatten import flatten, simplify
 from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.plan import HloHostStep, HloPlan, plan
 from ember_tf.hlo_import.rewriter import Rewritten, rewrite_graph
-from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, ModelLayout
+from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
 
-REPORT_METADATA = "conversion_report"
 SIGNATURE_KEY = "serving_default"
 
 
@@ -133,7 +132,7 @@ class HloConverter:
         for step in steps.steps:
             if isinstance(step, HloHostStep):
                 operators.append(layout.host_segment(
-                    step.name, fb.HostFormat.HLO_MODULE, step.text.encode(), list(step.inputs), list(step.outputs),
+                    step.name, fb.HostFormat.HLO_MODULE, print_module(step.module).encode(), list(step.inputs), list(step.outputs),
                     [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
             else:
                 call = step.call

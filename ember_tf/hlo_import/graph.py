@@ -48,6 +48,16 @@ class FlatGraph:
     def only_used_by(self, name: str, user: str) -> bool:
         return not self.is_output(name) and all(u.name == user for u in self.users(name))
 
+    def private_chain(self, producer: str, consumer: str) -> bool:
+        """Does `producer` reach `consumer` (through its first operand, a chain of no-ops)
+        with every value on the way read by the next one only?"""
+        user, name = consumer, self.get(consumer).operands[0]
+        while self.only_used_by(name, user):
+            if name == producer:
+                return True
+            user, name = name, self.get(name).operands[0]
+        return False
+
     def reducer_op(self, name: str) -> str | None:
         """The binary op a reducer/combiner computation applies to its two parameters."""
         computation = self.module.computations[name]

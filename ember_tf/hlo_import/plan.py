@@ -11,7 +11,6 @@ import dataclasses
 from collections import defaultdict
 
 from ember_tf.hlo.module import Computation, Instruction, Module, Shape
-from ember_tf.hlo.text import print_module
 from ember_tf.hlo_import.graph import KERNEL_OUTPUT, FlatGraph, HloKernelCall
 
 
@@ -19,7 +18,6 @@ from ember_tf.hlo_import.graph import KERNEL_OUTPUT, FlatGraph, HloKernelCall
 class HloHostStep:
     name: str
     module: Module         # the segment as an HLO module of its own
-    text: str              # ... printed (short form), as the .daebin stores it
     inputs: list[str]      # values of the flat computation bound to its parameters
     outputs: list[str]     # values it computes for later steps (its root tuple)
 
@@ -129,8 +127,7 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
     entry = Computation(name, parameters + constants + body + [result], result.name)
     computations = {c: module.computations[c] for c in _called(module, body)}
     computations[name] = entry
-    segment = Module(name, computations, name)
-    return HloHostStep(name, segment, print_module(segment), inputs, outputs)
+    return HloHostStep(name, Module(name, computations, name), inputs, outputs)
 
 
 def _free(instruction: Instruction, by_name: dict[str, Instruction]) -> bool:

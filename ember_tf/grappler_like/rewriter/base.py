@@ -150,10 +150,6 @@ def splice(graph: FlatGraph, build: Callable, feeds: dict[str, Tensor | str], pr
     return [str(feeds[t.op.name]) if t.op.name in feeds else f"{prefix}/{t.name}" for t in results]
 
 
-def shape_of(graph: FlatGraph, tensor: Tensor | str):
-    return graph.tensor_info(tensor).shape
-
-
 @dataclasses.dataclass(frozen=True)
 class Lookup:
     """Rows read from a table: table[ids], each clipped to `max_norm` if given."""

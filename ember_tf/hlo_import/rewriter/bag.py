@@ -30,7 +30,7 @@ class BagRewriter:
         rows = graph.get(reduce.operands[0]).shape.dims     # [B, L, D]; optimized HLO gathers [B*L, 1, D]
         if len(rows) != 3 or rows[2] != lookup.dim or rows[0] * rows[1] != math.prod(lookup.ids_shape):
             return None
-        if not graph.only_used_by(gather.name, _first_user_chain(graph, gather.name, reduce.name)):
+        if not graph.private_chain(gather.name, reduce.name):
             return Skip("the gathered rows are also used outside the reduction")
         if reduce.shape.dtype != graph.get(lookup.table).shape.dtype:
             return None
@@ -50,9 +50,3 @@ class BagRewriter:
             result = graph.add(reduce.name, "reshape", reduce.shape, [result])
         graph.replace_uses(reduce.name, result)
         return HloKernelCall(self.family, func, [lookup.table, ids], [out], [lookup.node, gather.name, reduce.name])
-
-
-def _first_user_chain(graph: FlatGraph, start: str, end: str) -> str:
-    """The user of `start` on its way to `end` (the no-op chain between them has one user each)."""
-    users = graph.users(start)
-    return users[0].name if len(users) == 1 else end
