@@ -20,6 +20,7 @@ from typing import Callable
 from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
+from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA
 from ember_tf.errors import ConversionError
 from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
@@ -28,7 +29,6 @@ from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_s
 from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
-INPUT_KEYS_METADATA = "signature_input_keys"
 # Ops that look like embedding work: when one stays on the host unexplained, the report says so.
 EMBEDDING_OPS = frozenset("""ResourceGather SparseSegmentSum SparseSegmentMean SparseSegmentSqrtN
     SparseSegmentSumWithNumSegments SparseSegmentMeanWithNumSegments SparseSegmentSqrtNWithNumSegments

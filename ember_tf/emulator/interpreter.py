@@ -17,6 +17,7 @@ import numpy as np
 
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa import dtypes
+from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA, metadata_json
 from ember_tf.dae_isa.reader import model_from_buffer, read_model
 from ember_tf.dae_isa.writer import buffer_bytes
 from ember_tf.emulator.core import run_golden_core
@@ -46,6 +47,8 @@ class SignatureRunner:
     def __init__(self, interpreter: "Interpreter", signature: fb.SignatureDefT):
         self._interpreter, self._signature = interpreter, signature
         self.key = signature.key
+        # TF Serving's SignatureDef keys (`ids`, `ids_1`, ... for a SparseTensor) name the components too
+        self._request_keys = (metadata_json(interpreter.model, INPUT_KEYS_METADATA) or {}).get(self.key, {})
 
     def _details(self, maps) -> dict[str, TensorDetail]:
         tensors = self._interpreter.model.tensors
@@ -70,6 +73,8 @@ class SignatureRunner:
 
     def _bind_inputs(self, inputs: dict) -> dict[int, np.ndarray]:
         details = self.get_input_details()
+        inputs = {name if name in details else self._request_keys.get(name, name): value
+                  for name, value in inputs.items()}
         missing = sorted(set(details) - set(inputs))
         extra = sorted(set(inputs) - set(details))
         if missing:

@@ -158,10 +158,22 @@ class _Planner:
                 return _tensor(edge)
             edge = self._data_inputs(node)[0]
 
+    def _kernel_input(self, edge: str) -> str | Variable:
+        """A kernel input read through Identities; a variable's value is bound as the
+        variable itself (stored in the .daebin like a table), not read on the host."""
+        edge = self._forward(edge)
+        node = self.nodes.get(_node_of(edge))
+        if node is not None and node.op == "ReadVariableOp":
+            variable = self.graph.variables.get(_node_of(self._data_inputs(node)[0]))
+            if variable is not None:
+                return variable
+        return edge
+
     def build(self) -> Plan:
         self.graph.outputs = {k: self._forward(t) for k, t in self.graph.outputs.items()}
         for call in self.rewritten.calls:
-            call.inputs = [self._forward(t) if isinstance(t, str) else t for t in call.inputs]
+            call.inputs = [self._kernel_input(t) if isinstance(t, str) else t for t in call.inputs]
+        self._kernel_reads = {_node_of(t) for call in self.rewritten.calls for t in call.inputs if isinstance(t, str)}
         live, kernels = self._live()
         self._materialize(live)
         levels: dict[str, int] = {}
@@ -197,9 +209,11 @@ class _Planner:
         return node.op != "Placeholder" and name not in self.kernel_of
 
     def _is_free(self, name: str) -> bool:
+        """A node with no inputs that segments copy; one a kernel or the signature reads
+        must be made by a segment instead."""
         node = self.nodes[name]
         return not self._data_inputs(node) and not self._control_inputs(node) and \
-            name not in {_node_of(t) for t in self.graph.outputs.values()}
+            name not in {_node_of(t) for t in self.graph.outputs.values()} and name not in self._kernel_reads
 
     def _segment(self, seg_name: str, names: list[str], levels, live, kernels) -> HostStep:
         from tensorflow.core.framework import graph_pb2

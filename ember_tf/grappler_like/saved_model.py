@@ -180,6 +180,17 @@ class _Builder:
             self.resources[fname] = {first + k: nid for k, nid in enumerate(cf.bound_inputs)
                                      if args[first + k].type == _RESOURCE}
         self.handles: dict[int, str] = {}  # object node id -> VarHandleOp name
+        # Top-level VarHandleOp -> object node id, read off every top-level call of a
+        # function with bound inputs (signature wrappers, the saver's functions).
+        self.handle_ids: dict[str, int] = {}
+        for node in mg.graph_def.node:
+            if node.op not in _CALL_OPS:
+                continue
+            inputs = _data_inputs(node.input)
+            for index, nid in self.resources.get(node.attr["f"].func.name, {}).items():
+                source = self.nodes.get(inputs[index].split(":")[0]) if index < len(inputs) else None
+                if source is not None and source.op == "VarHandleOp":
+                    self.handle_ids.setdefault(source.name, nid)
 
     def build(self) -> SavedModelGraph:
         sigs = {}
@@ -231,6 +242,7 @@ class _Builder:
         call = self._call_node(key, sd)
         chain, arg_map = self._follow(key, call)
         body = chain[-1]
+        self.resources[body] = {**self.resources.get(body, {}), **self._chain_resources(call, chain)}
         # Top-level call inputs that are VarHandleOps name the handle of each variable.
         for idx, top in arg_map.items():
             nid = self.resources.get(body, {}).get(idx)
@@ -301,8 +313,7 @@ class _Builder:
     def _follow(self, key, call):
         """Follow call -> wrapper -> ... -> body. Returns the chain of function names and
         {body input index -> top-level input node name}."""
-        arg_map = {i: inp.split(":")[0] for i, inp in enumerate(call.input)
-                   if not inp.startswith("^")}
+        arg_map = {i: inp.split(":")[0] for i, inp in enumerate(_data_inputs(call.input))}
         chain = []
         fname = call.attr["f"].func.name
         while True:
@@ -316,10 +327,27 @@ class _Builder:
                 return chain, arg_map
             arg_index = {a.name: i for i, a in enumerate(fdef.signature.input_arg)}
             inner = calls[0]
-            arg_map = {j: arg_map.get(arg_index.get(inp)) for j, inp in enumerate(
-                i for i in inner.input if not i.startswith("^"))}
+            arg_map = {j: arg_map.get(arg_index.get(inp)) for j, inp in enumerate(_data_inputs(inner.input))}
             arg_map = {j: v for j, v in arg_map.items() if v is not None}
             fname = inner.attr["f"].func.name
+
+    def _chain_resources(self, call, chain) -> dict[int, int]:
+        """Body input index -> object node id of every captured resource, followed from
+        the top-level call down the chain: a resource is known at a level when the call
+        passes a known VarHandleOp or a known argument, or when that level's concrete
+        function binds it (`get_concrete_function()` signatures call a trace the object
+        graph does not list, so the body itself may bind nothing)."""
+        known = {i: self.handle_ids.get(inp.split(":")[0]) for i, inp in enumerate(_data_inputs(call.input))}
+        for fname in chain:
+            known = {i: nid for i, nid in known.items() if nid is not None}
+            known.update(self.resources.get(fname, {}))
+            if fname == chain[-1]:
+                return known
+            fdef = self.functions[fname]
+            arg_index = {a.name: i for i, a in enumerate(fdef.signature.input_arg)}
+            inner = next(n for n in fdef.node_def if n.op in _CALL_OPS)
+            known = {j: known.get(arg_index.get(inp)) for j, inp in enumerate(_data_inputs(inner.input))}
+        return {}
 
     def _groups(self, sd, call, body, arg_map) -> dict[str, InputGroup]:
         by_tensor = {ti.name.split(":")[0]: k for k, ti in sd.inputs.items()
@@ -354,6 +382,10 @@ class _Builder:
             if ti.WhichOneof("encoding") == "name" and ti.name not in grouped:
                 groups[k] = InputGroup(k, "dense", {k: _spec(k, ti)})
         return groups
+
+
+def _data_inputs(inputs) -> list[str]:
+    return [i for i in inputs if not i.startswith("^")]
 
 
 def _leaves(sv):

@@ -10,15 +10,13 @@ TF2 signature arrives as `ids`, `ids_1`, `ids_2`); the program's
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 import secrets
 
 import numpy as np
 
-from ember_tf.converter import INPUT_KEYS_METADATA
-from ember_tf.dae_isa.writer import buffer_bytes
+from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA, metadata_json
 from ember_tf.emulator import Interpreter
 from ember_tf.emulator.stats import RunStats
 from ember_tf.errors import EmberError
@@ -131,8 +129,4 @@ def to_request_keys(interpreter: Interpreter, signature_key: str, feeds: dict[st
 
 
 def _input_keys(interpreter: Interpreter) -> dict[str, dict[str, str]]:
-    model = interpreter.model
-    entry = next((m for m in model.metadata or [] if m.name == INPUT_KEYS_METADATA), None)
-    if entry is None:
-        return {}
-    return json.loads(bytes(buffer_bytes(model.buffers[entry.buffer])).decode())
+    return metadata_json(interpreter.model, INPUT_KEYS_METADATA) or {}
