@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import sys
+import zipfile
 
 import numpy as np
 from absl import app, flags
@@ -251,7 +252,7 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
