@@ -120,3 +120,43 @@ def test_tables_past_the_threshold_are_stored_after_the_flatbuffer(tmp_path):
 @pytest.mark.slow
 def test_table_over_2_gib(tmp_path):
     _check_external_table(tmp_path, rows=(2 << 30) // (64 * 4) + 1000, dim=64, threshold=16 << 20)
+
+
+class _CapturesAConstant(tf.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = tf.Variable(np.arange(40, dtype=np.float32).reshape(10, 4))
+        self.scale = tf.constant(np.array([1.0, -2.0, 0.5, 4.0], np.float32))   # an eager tensor closed over
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+    def serve(self, ids):
+        return {"rows": tf.nn.embedding_lookup(self.table, ids) * self.scale}
+
+
+@pytest.mark.parametrize("concrete", [False, True])
+def test_captured_constants_become_constants(tmp_path, concrete):
+    module = _CapturesAConstant()
+    signature = module.serve.get_concrete_function() if concrete else module.serve
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures={"serving_default": signature})
+    content = Converter.from_saved_model(tmp_path / "m").convert()
+    ids = np.array([1, 2, 9, 1], np.int32)
+    got = Interpreter(model_content=content).get_signature_runner()(ids=ids)
+    assert_matches(got["rows"], module.serve(ids)["rows"].numpy(), exact=True)
+
+
+def test_a_lookup_table_is_a_clear_error(tmp_path):
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.Variable(np.ones((4, 2), np.float32))
+            self.vocabulary = tf.lookup.StaticHashTable(
+                tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b"]), tf.constant([1, 2], tf.int64)), 0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, keys):
+            return tf.nn.embedding_lookup(self.table, self.vocabulary.lookup(keys))
+
+    module = Module()
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures=module.serve)
+    with pytest.raises(SavedModelImportError, match="lookup tables and other captured resources are not supported"):
+        Converter.from_saved_model(tmp_path / "m").convert()

@@ -42,6 +42,7 @@ class FlatGraph:
         self.inputs: dict[str, str] = {}          # npz component name -> Placeholder node
         self.variables: dict[str, Variable] = {}  # resource Placeholder node -> variable
         resources = saved_model.resource_inputs(signature.function_name)
+        constants = saved_model.captured_constants(signature.function_name)
         arg_edges = {}
         for i, arg in enumerate(body.signature.input_arg):
             node = self.graph_def.node.add(name=arg.name, op="Placeholder")
@@ -51,7 +52,8 @@ class FlatGraph:
                 if i not in resources:
                     raise SavedModelImportError(
                         f"{self.path}: input {arg.name!r} of {body.signature.name} is a resource "
-                        f"that is not a variable of the object graph")
+                        f"that is not a variable (lookup tables and other captured resources are not "
+                        f"supported yet)")
                 self.variables[arg.name] = resources[i]
             elif i in signature.body_inputs:
                 component = signature.body_inputs[i]
@@ -59,6 +61,9 @@ class FlatGraph:
                 spec = _component_spec(signature, component)
                 if spec is not None and spec.shape is not None:
                     _set_shape(node.attr["shape"].shape, spec.shape)
+            elif i in constants:   # a captured eager tensor
+                node.op = "Const"
+                node.attr["value"].tensor.CopyFrom(constants[i])
             else:
                 raise SavedModelImportError(
                     f"{self.path}: input {arg.name!r} of {body.signature.name} matches no signature input")

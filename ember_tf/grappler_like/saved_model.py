@@ -92,7 +92,8 @@ class SavedModelGraph:
     graph_def: object
     variables: list[Variable]
     fingerprint: Fingerprint | None
-    _resources: dict[str, dict[int, int]] = field(repr=False, default_factory=dict)
+    _captures: dict[str, dict[int, int]] = field(repr=False, default_factory=dict)  # captured inputs
+    _constants: dict[int, str] = field(repr=False, default_factory=dict)  # constant node id -> top-level Const
     _reader: object = field(repr=False, default=None)
 
     def signature(self, key: str) -> Signature:
@@ -113,8 +114,19 @@ class SavedModelGraph:
         if function_name not in self.functions:
             raise SavedModelImportError(f"{self.path}: no function {function_name!r}")
         by_id = {v.node_id: v for v in self.variables}
-        return {i: by_id[n] for i, n in self._resources.get(function_name, {}).items()
+        return {i: by_id[n] for i, n in self._captures.get(function_name, {}).items()
                 if n in by_id}
+
+    def captured_constants(self, function_name: str) -> dict[int, object]:
+        """Input index of `function_name` -> the TensorProto of the constant it captures
+        (an eager tensor the function closed over, saved as a top-level Const)."""
+        nodes = {n.name: n for n in self.graph_def.node}
+        out = {}
+        for i, nid in self._captures.get(function_name, {}).items():
+            operation = self._constants.get(nid)
+            if operation in nodes and nodes[operation].op == "Const":
+                out[i] = nodes[operation].attr["value"].tensor
+        return out
 
     def read_variable(self, variable: Variable | str) -> np.ndarray:
         """The variable's value, read from variables/variables.* (the reader stays open)."""
@@ -169,25 +181,27 @@ class _Builder:
         self.nodes = {n.name: n for n in mg.graph_def.node}
         self.functions = {f.signature.name: f for f in mg.graph_def.library.function}
         self.og = mg.object_graph_def
-        # function -> {input index -> object-graph node id}, from bound_inputs
-        self.resources: dict[str, dict[int, int]] = {}
+        # function -> {input index -> object-graph node id} of what it captures, from bound_inputs
+        self.captures: dict[str, dict[int, int]] = {}
         for fname, cf in self.og.concrete_functions.items():
             fdef = self.functions.get(fname)
             if fdef is None or not cf.bound_inputs:
                 continue
             args = fdef.signature.input_arg
             first = len(args) - len(cf.bound_inputs)
-            self.resources[fname] = {first + k: nid for k, nid in enumerate(cf.bound_inputs)
-                                     if args[first + k].type == _RESOURCE}
+            self.captures[fname] = {first + k: nid for k, nid in enumerate(cf.bound_inputs)}
         self.handles: dict[int, str] = {}  # object node id -> VarHandleOp name
-        # Top-level VarHandleOp -> object node id, read off every top-level call of a
-        # function with bound inputs (signature wrappers, the saver's functions).
-        self.handle_ids: dict[str, int] = {}
+        # Top-level VarHandleOp or Const -> object node id: constants name theirs; variables are
+        # read off every top-level call of a function with bound inputs (signature wrappers,
+        # the saver's functions).
+        self.constants = {nid: node.constant.operation for nid, node in enumerate(self.og.nodes)
+                          if node.WhichOneof("kind") == "constant"}
+        self.handle_ids: dict[str, int] = {operation: nid for nid, operation in self.constants.items()}
         for node in mg.graph_def.node:
             if node.op not in _CALL_OPS:
                 continue
             inputs = _data_inputs(node.input)
-            for index, nid in self.resources.get(node.attr["f"].func.name, {}).items():
+            for index, nid in self.captures.get(node.attr["f"].func.name, {}).items():
                 source = self.nodes.get(inputs[index].split(":")[0]) if index < len(inputs) else None
                 if source is not None and source.op == "VarHandleOp":
                     self.handle_ids.setdefault(source.name, nid)
@@ -201,7 +215,8 @@ class _Builder:
         return SavedModelGraph(
             path=self.path, tags=self.tags, signatures=sigs, functions=self.functions,
             graph_def=self.mg.graph_def, variables=self._variables(),
-            fingerprint=read_fingerprint(self.path), _resources=self.resources)
+            fingerprint=read_fingerprint(self.path), _captures=self.captures,
+            _constants=self.constants)
 
     # -- variables ----------------------------------------------------------------
 
@@ -242,10 +257,10 @@ class _Builder:
         call = self._call_node(key, sd)
         chain, arg_map = self._follow(key, call)
         body = chain[-1]
-        self.resources[body] = {**self.resources.get(body, {}), **self._chain_resources(call, chain)}
+        self.captures[body] = {**self.captures.get(body, {}), **self._chain_captures(call, chain)}
         # Top-level call inputs that are VarHandleOps name the handle of each variable.
         for idx, top in arg_map.items():
-            nid = self.resources.get(body, {}).get(idx)
+            nid = self.captures.get(body, {}).get(idx)
             node = self.nodes.get(top)
             if nid is not None and node is not None and node.op == "VarHandleOp":
                 self.handles.setdefault(nid, top)
@@ -331,7 +346,7 @@ class _Builder:
             arg_map = {j: v for j, v in arg_map.items() if v is not None}
             fname = inner.attr["f"].func.name
 
-    def _chain_resources(self, call, chain) -> dict[int, int]:
+    def _chain_captures(self, call, chain) -> dict[int, int]:
         """Body input index -> object node id of every captured resource, followed from
         the top-level call down the chain: a resource is known at a level when the call
         passes a known VarHandleOp or a known argument, or when that level's concrete
@@ -340,7 +355,7 @@ class _Builder:
         known = {i: self.handle_ids.get(inp.split(":")[0]) for i, inp in enumerate(_data_inputs(call.input))}
         for fname in chain:
             known = {i: nid for i, nid in known.items() if nid is not None}
-            known.update(self.resources.get(fname, {}))
+            known.update(self.captures.get(fname, {}))
             if fname == chain[-1]:
                 return known
             fdef = self.functions[fname]
