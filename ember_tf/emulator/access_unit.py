@@ -18,6 +18,7 @@ from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import AluOp, Event, SrcKind
 from ember_tf.emulator.activity import AddressMap
 from ember_tf.emulator.program import KernelProgram, Stream, TraversalUnit
+from ember_tf.emulator.rounding import convert
 from ember_tf.errors import EmulationError, InputError
 
 TOKEN_BYTES = 4
@@ -165,9 +166,9 @@ class GoldenAccessUnit:
                 yield self.push(Operand("buffer", value))
             elif isinstance(value, np.ndarray):
                 mask = env[_mask_key(stream.tu)]
-                yield self.push(Operand("vector", value.astype(dtype), mask_bits(mask)))
+                yield self.push(Operand("vector", convert(value, dtype), mask_bits(mask)))
             elif dtypes.BY_NAME[np.dtype(dtype).name].is_float:     # bfloat16 is not np.floating
-                yield self.push(Operand("float", np.asarray(value, dtype=dtype)[()]))
+                yield self.push(Operand("float", convert(value, dtype)[()]))
             else:
                 yield self.push(Operand("int", int(value)))
 
@@ -200,7 +201,7 @@ class GoldenAccessUnit:
         end_env = dict(env)
         for stream_id, parts in buffers.items():
             dtype = self.program.stream_dtype(stream_id)
-            end_env[stream_id] = np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+            end_env[stream_id] = convert(np.concatenate(parts), dtype) if parts else np.zeros(0, dtype)
         yield from self.marshal(tu, Event.END, end_env)
 
 

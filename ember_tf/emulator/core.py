@@ -15,6 +15,7 @@ from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.ops import HANDLERS
 from ember_tf.emulator.program import KernelProgram
+from ember_tf.emulator.rounding import convert
 from ember_tf.errors import EmulationError
 
 INT64_MIN, INT64_SPAN = -(1 << 63), 1 << 64
@@ -104,7 +105,8 @@ class Core:
         count = self.vl(dtype) if count is None else count
         values = np.zeros(count, dtype=dtype)
         n = min(count, len(self.v[r]))
-        values[:n] = self.v[r][:n]
+        held = self.v[r][:n]
+        values[:n] = held if held.dtype == dtype else convert(held, dtype)
         return values
 
     def _check(self, slot: int, elements: np.ndarray) -> None:
@@ -126,7 +128,8 @@ class Core:
         elements = np.asarray(elements, dtype=np.int64)
         self._check(slot, elements)
         self.accesses.append((self.queues.current_token, self.addresses.lines(slot, elements), True))
-        self.memory[slot][elements] = values
+        memory = self.memory[slot]
+        memory[elements] = values if values.dtype == memory.dtype else convert(values, memory.dtype)
 
     # -- the loop ---------------------------------------------------------------
     def run(self, max_instructions: int) -> None:

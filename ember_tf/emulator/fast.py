@@ -5,13 +5,13 @@ modes agree exactly on every test program.
 
 The access unit runs first and fills the whole queue (it never reads what the
 core writes); the core then consumes it. Faults come back as codes and are
-turned into the golden mode's messages here. Element types: float32, float64,
-int32 and int64 tensors (others: golden mode).
+turned into the golden mode's messages here. Element types: float16, bfloat16,
+float32, float64, int32 and int64 tensors (others: golden mode). Every float is
+held as a float64 and rounded to its element type by rounding.py's rule.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -28,6 +28,9 @@ from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.core import bounds_problem
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.program import KernelProgram
+from ember_tf.emulator.rounding import bf16_bits, bf16_value, f16_bits, f16_value
+from ember_tf.emulator.rounding import round_float as _round  # a float64 rounded to an element type
+from ember_tf.emulator.rounding import round_int as _round_int  # an int64 converted to a float type
 from ember_tf.errors import EmulationError
 
 SUPPORTED = {DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16, DType.INT32, DType.INT64}
@@ -69,65 +72,6 @@ _JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
 # small shared pieces
 
 @njit(inline="always", **_JIT)
-def _round(value, dtype):
-    """A float rounded to the element type (stored as float64), as numpy rounds it:
-    float16 directly from float64, bfloat16 through float32 (as ml_dtypes does)."""
-    if dtype == F32:
-        return np.float64(np.float32(value))
-    if dtype == F16:
-        return _f16_value(_f16_bits(value))
-    if dtype == BF16:
-        return _bf16_value(_bf16_bits(np.float32(value)))
-    return value
-
-
-@njit(**_JIT)
-def _f16_bits(value):
-    """IEEE half-precision bits of a float64, rounded to nearest even."""
-    if value != value:
-        return 0x7E00
-    sign = 0x8000 if math.copysign(1.0, value) < 0 else 0
-    magnitude = abs(value)
-    if magnitude >= 65520.0:  # past the largest half (65504) by half an ulp or more
-        return sign | 0x7C00
-    if magnitude < 6.103515625e-05:  # below 2**-14: subnormal steps of 2**-24 (exact scaling)
-        return sign | np.int64(np.rint(magnitude * 16777216.0))
-    mantissa, exponent = math.frexp(magnitude)  # magnitude = mantissa * 2**exponent, mantissa in [0.5, 1)
-    fraction = np.int64(np.rint((mantissa * 2.0 - 1.0) * 1024.0))
-    biased = exponent - 1 + 15
-    if fraction == 1024:
-        fraction, biased = 0, biased + 1
-    if biased >= 31:
-        return sign | 0x7C00
-    return sign | (biased << 10) | fraction
-
-
-@njit(**_JIT)
-def _f16_value(bits):
-    sign = -1.0 if bits & 0x8000 else 1.0
-    exponent, fraction = (bits >> 10) & 0x1F, bits & 0x3FF
-    if exponent == 0:
-        return sign * fraction * 5.9604644775390625e-08  # 2**-24
-    if exponent == 31:
-        return sign * np.inf if fraction == 0 else np.nan
-    return sign * (1.0 + fraction / 1024.0) * 2.0 ** (exponent - 15)
-
-
-@njit(inline="always", **_JIT)
-def _bf16_bits(value32):
-    """bfloat16 bits of a float32, rounded to nearest even (NaN stays NaN)."""
-    bits = _f32_bits(value32)
-    if value32 != value32:
-        return ((bits >> 16) | 0x40) & 0xFFFF
-    return ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) & 0xFFFF
-
-
-@njit(inline="always", **_JIT)
-def _bf16_value(bits):
-    return np.float64(_f32_from_bits(bits << 16))
-
-
-@njit(inline="always", **_JIT)
 def _wrap(value, dtype):
     """An integer wrapped to the element type."""
     if dtype == I32:
@@ -145,23 +89,6 @@ def _itemsize(dtype):
 @njit(inline="always", **_JIT)
 def _is_float(dtype):
     return dtype == F32 or dtype == F64 or dtype == F16 or dtype == BF16
-
-
-@intrinsic
-def _f32_bits(typingctx, value):
-    """The IEEE bits of a float32, as an int64 (a bitcast: no memory involved)."""
-    def codegen(context, builder, signature, args):
-        bits = builder.bitcast(args[0], ir.IntType(32))
-        return builder.zext(bits, ir.IntType(64))
-    return types.int64(types.float32), codegen
-
-
-@intrinsic
-def _f32_from_bits(typingctx, bits):
-    """The float32 whose IEEE bits are the low 32 bits of an int64."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(builder.trunc(args[0], ir.IntType(32)), ir.FloatType())
-    return types.float32(types.int64), codegen
 
 
 def _peek(element_type):
@@ -228,10 +155,10 @@ def _load_many(slot_addr, dtype, slot, elements, n, out_f, out_i):
             out_i[j] = np.int64(_peek_i32(base + 4 * elements[j]))
     elif dtype == F16:
         for j in range(n):
-            out_f[j] = _f16_value(np.int64(_peek_u16(base + 2 * elements[j])))
+            out_f[j] = f16_value(np.int64(_peek_u16(base + 2 * elements[j])))
     elif dtype == BF16:
         for j in range(n):
-            out_f[j] = _bf16_value(np.int64(_peek_u16(base + 2 * elements[j])))
+            out_f[j] = bf16_value(np.int64(_peek_u16(base + 2 * elements[j])))
     else:
         for j in range(n):
             out_i[j] = _peek_i64(base + 8 * elements[j])
@@ -608,7 +535,7 @@ def _converted(vf, vi, v_dtype, v_len, r, dtype, count, scratch):
     for k in range(count):
         if k < v_len[r]:
             if _is_float(dtype):
-                vf[scratch, k] = _round(vf[r, k] if source_float else np.float64(vi[r, k]), dtype)
+                vf[scratch, k] = _round(vf[r, k], dtype) if source_float else _round_int(vi[r, k], dtype)
             else:
                 vi[scratch, k] = _wrap(np.int64(vf[r, k]) if source_float else vi[r, k], dtype)
         else:
@@ -691,7 +618,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             for j in range(n_lanes):
                 k = lanes[j]
                 if _is_float(t):
-                    vf[a0, k] = _round(pool_f[at + k] if source_float else np.float64(pool_i[at + k]), t)
+                    vf[a0, k] = _round(pool_f[at + k], t) if source_float else _round_int(pool_i[at + k], t)
                 else:
                     vi[a0, k] = _wrap(np.int64(pool_f[at + k]) if source_float else pool_i[at + k], t)
             v_dtype[a0], v_len[a0] = t, count
@@ -785,8 +712,8 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
                 for k in range(count):
                     if k < ent_len[e]:
                         if _is_float(t):
-                            vf[a0, k] = _round(pool_f[ent_a[e] + k] if source_float
-                                               else np.float64(pool_i[ent_a[e] + k]), t)
+                            vf[a0, k] = _round(pool_f[ent_a[e] + k], t) if source_float \
+                                else _round_int(pool_i[ent_a[e] + k], t)
                         else:
                             vi[a0, k] = _wrap(np.int64(pool_f[ent_a[e] + k]) if source_float
                                               else pool_i[ent_a[e] + k], t)
@@ -879,7 +806,7 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
         elif op == OP_FSQRT:
             f[a0] = _round(np.sqrt(_round(f[a1], a2)), a2)
         elif op == OP_FCVT:
-            f[a0] = _round(np.float64(x[a1]), a2)
+            f[a0] = _round_int(x[a1], a2)
         # -- counters -------------------------------------------------------
         elif op == OP_CTRSET:
             c[a0] = a1
@@ -1070,7 +997,7 @@ def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
         base = slot_addr[slot] + 2 * first
         for j in range(n):
             bits = np.int64(_peek_u16(base + 2 * j))
-            out_f[j] = _f16_value(bits) if dtype == F16 else _bf16_value(bits)
+            out_f[j] = f16_value(bits) if dtype == F16 else bf16_value(bits)
     else:
         base = slot_addr[slot] + 8 * first
         for j in range(n):
@@ -1092,10 +1019,10 @@ def _store_many(slot_addr, dtype, slot, elements, n, values_f, values_i):
             _poke_i32(base + 4 * elements[j], np.int32(values_i[j]))
     elif dtype == F16:
         for j in range(n):
-            _poke_u16(base + 2 * elements[j], np.uint16(_f16_bits(values_f[j])))
+            _poke_u16(base + 2 * elements[j], np.uint16(f16_bits(values_f[j])))
     elif dtype == BF16:
         for j in range(n):
-            _poke_u16(base + 2 * elements[j], np.uint16(_bf16_bits(np.float32(values_f[j]))))
+            _poke_u16(base + 2 * elements[j], np.uint16(bf16_bits(values_f[j])))
     else:
         for j in range(n):
             _poke_i64(base + 8 * elements[j], values_i[j])

@@ -4,6 +4,7 @@ import numpy as np
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.emulator.ops import handler
+from ember_tf.emulator.rounding import convert
 
 
 @handler("blen")
@@ -20,5 +21,5 @@ def bld(core, vd, ba, ri, mask, dtype):
     if len(index) and (index.min() < 0 or index.max() >= len(buffer)):
         core.fault(f"bld reads element {int(index.max())} of a {len(buffer)}-element buffer")
     values = np.zeros(core.vl(t), dtype=t)
-    values[lanes] = buffer[index]
+    values[lanes] = convert(buffer[index], t)
     core.v[vd] = values

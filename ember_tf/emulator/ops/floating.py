@@ -1,18 +1,22 @@
-"""Scalar floating point on f registers, each result rounded to the dtype."""
+"""Scalar floating point on f registers, each result rounded to the dtype.
+
+Operands are converted to the dtype first and results rounded to it by rounding.py's
+rule (convert, compute)."""
 
 import numpy as np
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.emulator.ops import handler
+from ember_tf.emulator.rounding import compute, convert
 
 
 def _f(core, r, np_dtype):
-    return np.asarray(core.f[r], dtype=np_dtype)[()]
+    return convert(core.f[r], np_dtype)[()]
 
 
 @handler("lf")
 def lf(core, fd, dtype, k):
-    core.f[fd] = np.asarray(core.program.float_constants[k], dtype=dtypes.numpy_dtype(dtype))[()]
+    core.f[fd] = convert(core.program.float_constants[k], dtypes.numpy_dtype(dtype))[()]
 
 
 @handler("fmov")
@@ -33,7 +37,7 @@ def _binary(name):
     def run(core, fd, fa, fb, dtype):
         t = dtypes.numpy_dtype(dtype)
         with np.errstate(all="ignore"):
-            core.f[fd] = np.asarray(fn(_f(core, fa, t), _f(core, fb, t)), dtype=t)[()]
+            core.f[fd] = compute(fn, t, _f(core, fa, t), _f(core, fb, t))[()]
 
     return run
 
@@ -46,9 +50,9 @@ for _name in _BINARY:
 def fsqrt(core, fd, fa, dtype):
     t = dtypes.numpy_dtype(dtype)
     with np.errstate(all="ignore"):
-        core.f[fd] = np.asarray(np.sqrt(_f(core, fa, t)), dtype=t)[()]
+        core.f[fd] = compute(np.sqrt, t, _f(core, fa, t))[()]
 
 
 @handler("fcvt")
 def fcvt(core, fd, ra, dtype):
-    core.f[fd] = np.asarray(core.x[ra], dtype=dtypes.numpy_dtype(dtype))[()]
+    core.f[fd] = convert(np.int64(core.x[ra]), dtypes.numpy_dtype(dtype))[()]

@@ -4,6 +4,7 @@ import numpy as np
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.emulator.ops import handler
+from ember_tf.emulator.rounding import convert
 
 
 @handler("q.pop")
@@ -13,7 +14,7 @@ def q_pop(core, rd):
 
 @handler("q.popf")
 def q_popf(core, fd, dtype):
-    core.f[fd] = np.asarray(core.queues.pop_operand(core, "float").value, dtype=dtypes.numpy_dtype(dtype))[()]
+    core.f[fd] = convert(core.queues.pop_operand(core, "float").value, dtypes.numpy_dtype(dtype))[()]
 
 
 @handler("q.vpop")
@@ -23,7 +24,7 @@ def q_vpop(core, vd, md, dtype):
     lanes = core.vl(np_dtype)
     values = np.zeros(lanes, dtype=np_dtype)
     count = min(lanes, len(operand.value))
-    values[:count] = operand.value[:count]
+    values[:count] = convert(operand.value[:count], np_dtype)
     core.v[vd] = values
     core.m[md] = operand.mask
 

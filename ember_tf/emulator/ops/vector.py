@@ -1,9 +1,11 @@
-"""Lane-wise vector arithmetic in the instruction's dtype, masks, reductions."""
+"""Lane-wise vector arithmetic in the instruction's dtype (floats rounded by rounding.py's
+rule), masks, reductions."""
 
 import numpy as np
 
 from ember_tf.dae_isa import dtypes
 from ember_tf.emulator.ops import handler
+from ember_tf.emulator.rounding import compute, convert
 
 _BINARY = {
     "vadd": np.add, "vsub": np.subtract, "vmul": np.multiply, "vdiv": np.divide,
@@ -26,7 +28,7 @@ def _binary(name):
             core.v[vd] = np.where((a < 0) != (b < 0), -quotient, quotient).astype(t)
             return
         with np.errstate(all="ignore"):
-            core.v[vd] = fn(core.vector(va, t), core.vector(vb, t)).astype(t)
+            core.v[vd] = compute(fn, t, core.vector(va, t), core.vector(vb, t))
 
     return run
 
@@ -39,21 +41,21 @@ for _name in _BINARY:
 def vfma(core, vd, va, vb, dtype):
     t = dtypes.numpy_dtype(dtype)
     with np.errstate(all="ignore"):
-        product = (core.vector(va, t) * core.vector(vb, t)).astype(t)
-        core.v[vd] = (core.vector(vd, t) + product).astype(t)
+        product = compute(np.multiply, t, core.vector(va, t), core.vector(vb, t))
+        core.v[vd] = compute(np.add, t, core.vector(vd, t), product)
 
 
 @handler("vscale")
 def vscale(core, vd, va, fs, dtype):
     t = dtypes.numpy_dtype(dtype)
     with np.errstate(all="ignore"):
-        core.v[vd] = (core.vector(va, t) * np.asarray(core.f[fs], dtype=t)).astype(t)
+        core.v[vd] = compute(np.multiply, t, core.vector(va, t), convert(core.f[fs], t))
 
 
 @handler("vsplat")
 def vsplat(core, vd, fs, dtype):
     t = dtypes.numpy_dtype(dtype)
-    core.v[vd] = np.full(core.vl(t), core.f[fs], dtype=t)
+    core.v[vd] = np.full(core.vl(t), convert(core.f[fs], t)[()], dtype=t)
 
 
 @handler("vmov")
@@ -76,8 +78,17 @@ def vcvt(core, vd, va, dtype):
 def vredsum(core, fd, va, mask, dtype):
     t = dtypes.numpy_dtype(dtype)
     values = core.vector(va, t)[core.lanes(mask, t)]
-    # Sequential lane order (np.cumsum), not numpy's pairwise sum: the result is specified bit for bit.
-    core.f[fd] = np.cumsum(values, dtype=t)[-1] if len(values) else np.zeros((), t)[()]
+    if not len(values):
+        core.f[fd] = np.zeros((), t)[()]
+    elif t.itemsize > 2:
+        # Sequential lane order (np.cumsum), not numpy's pairwise sum: the result is specified bit for bit.
+        core.f[fd] = np.cumsum(values, dtype=t)[-1]
+    else:  # float16, bfloat16: each addition rounded by the rule, in lane order too
+        total = values[0]
+        with np.errstate(all="ignore"):
+            for value in values[1:]:
+                total = compute(np.add, t, total, value)[()]
+        core.f[fd] = total
 
 
 @handler("viota")
