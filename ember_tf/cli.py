@@ -256,6 +256,11 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
+def _savez(file, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz that loads without pickles: string outputs (objects holding bytes) as bytes arrays."""
+    np.savez(file, **{k: v.astype(bytes) if v.dtype == object else v for k, v in arrays.items()})
+
+
 def _write_all(files: dict[str, object]) -> None:
     """Writes every file or none: each goes to a temporary file beside it first, and
     only when all are written are they renamed into place. `files` maps a path to a
@@ -302,7 +307,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     except EmberError as e:
         raise EmberError(f"{args.model}: {e}") from None
     stats = interpreter.last_stats
-    files = {args.outputs: lambda f: np.savez(f, **outputs)}
+    files = {args.outputs: lambda f: _savez(f, outputs)}
     if args.stats_json:
         files[args.stats_json] = lambda f: f.write(json.dumps(stats.to_json(), indent=2).encode())
     if args.trace_out:
@@ -349,7 +354,7 @@ def _run_warmup(args: argparse.Namespace, interpreter) -> None:
     files = {}
     if args.outputs:
         arrays = {f"{i}/{k}": v for i, r in enumerate(results) for k, v in r.outputs.items()}
-        files[args.outputs] = lambda f: np.savez(f, **arrays)
+        files[args.outputs] = lambda f: _savez(f, arrays)
     if args.stats_json:
         payload = [r.stats.to_json() for r in results]
         files[args.stats_json] = lambda f: f.write(json.dumps(payload, indent=2).encode())

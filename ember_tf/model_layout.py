@@ -115,10 +115,10 @@ class ModelLayout:
         return len(self.model.buffers) - 1
 
     def _dtype(self, name: str, tensor: str) -> int:
-        if name not in dtypes.BY_NAME:
+        if name not in dtypes.TENSOR_BY_NAME:
             raise ConversionError(f"{self.source}: tensor {tensor!r} is {name}, which a .daebin cannot hold "
-                                  f"(supported: {', '.join(sorted(dtypes.BY_NAME))})")
-        return dtypes.BY_NAME[name].code
+                                  f"(supported: {', '.join(sorted(dtypes.TENSOR_BY_NAME))})")
+        return dtypes.TENSOR_BY_NAME[name].code
 
 
 def _operator(kind: int, index: int, inputs: list[int], outputs: list[int]) -> fb.OperatorT:

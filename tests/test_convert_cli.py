@@ -30,13 +30,17 @@ class _Model(tf.Module):
     def names(self, keys):
         return tf.strings.length(keys)
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.complex64)])
+    def spectrum(self, x):
+        return tf.math.real(x) * 2.0
+
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     module = _Model()
     path = tmp_path_factory.mktemp("convert_cli") / "model"
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.__call__,
-                                                        "names": module.names})
+                                                        "names": module.names, "spectrum": module.spectrum})
     return path
 
 
@@ -65,9 +69,19 @@ def test_convert_run_inspect(saved, tmp_path):
 
 def test_unsupported_dtype_is_one_line_and_no_file(saved, tmp_path):
     out = tmp_path / "m.daebin"
-    result = ember_tf("convert", saved, out, "--signature_key=names")
-    _assert_one_line_error(result, str(saved), "string")
+    result = ember_tf("convert", saved, out, "--signature_key=spectrum")
+    _assert_one_line_error(result, str(saved), "complex64")
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_string_inputs_run_on_the_host(saved, tmp_path):
+    out = tmp_path / "m.daebin"
+    assert ember_tf("convert", saved, out, "--signature_key=names").returncode == 0
+    np.savez(tmp_path / "in.npz", keys=np.array([b"a", b"", "naïve".encode()]))
+    result = ember_tf("run", out, f"--inputs={tmp_path / 'in.npz'}", f"--outputs={tmp_path / 'out.npz'}")
+    assert result.returncode == 0, result.stderr
+    with np.load(tmp_path / "out.npz") as got:
+        np.testing.assert_array_equal(got["output_0"], [1, 0, 6])
 
 
 def test_missing_signature_key(saved, tmp_path):

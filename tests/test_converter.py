@@ -144,19 +144,34 @@ def test_captured_constants_become_constants(tmp_path, concrete):
     assert_matches(got["rows"], module.serve(ids)["rows"].numpy(), exact=True)
 
 
-def test_a_lookup_table_is_a_clear_error(tmp_path):
-    class Module(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.table = tf.Variable(np.ones((4, 2), np.float32))
-            self.vocabulary = tf.lookup.StaticHashTable(
-                tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b"]), tf.constant([1, 2], tf.int64)), 0)
+class _Vocabulary(tf.Module):
+    def __init__(self, initializer):
+        super().__init__()
+        self.table = tf.Variable(np.arange(8, dtype=np.float32).reshape(4, 2))
+        self.vocabulary = tf.lookup.StaticHashTable(initializer, 0)
 
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-        def serve(self, keys):
-            return tf.nn.embedding_lookup(self.table, self.vocabulary.lookup(keys))
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def serve(self, keys):
+        return tf.nn.embedding_lookup(self.table, self.vocabulary.lookup(keys))
 
-    module = Module()
+
+@pytest.mark.parametrize("concrete", [False, True])
+def test_a_lookup_table_is_rebuilt_on_the_host(tmp_path, concrete):
+    module = _Vocabulary(tf.lookup.KeyValueTensorInitializer(tf.constant(["a", "b", "c"]),
+                                                             tf.constant([1, 2, 3], tf.int64)))
+    signature = module.serve.get_concrete_function() if concrete else module.serve
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures={"serving_default": signature})
+    runner = Interpreter(model_content=Converter.from_saved_model(tmp_path / "m").convert()).get_signature_runner()
+    for keys in (np.array([b"c", b"zz", b"a"]), np.array(["b"])):   # the table is filled at every run
+        want = module.serve(tf.constant(keys)).numpy()
+        assert_matches(runner(keys=keys)["output_0"], want, exact=True)
+
+
+def test_a_vocabulary_file_is_a_clear_error(tmp_path):
+    vocabulary = tmp_path / "vocabulary.txt"
+    vocabulary.write_text("a\nb\nc\n")
+    module = _Vocabulary(tf.lookup.TextFileInitializer(str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+                                                       tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER))
     tf.saved_model.save(module, str(tmp_path / "m"), signatures=module.serve)
-    with pytest.raises(SavedModelImportError, match="lookup tables and other captured resources are not supported"):
+    with pytest.raises(SavedModelImportError, match="cannot be rebuilt: .*initialized from a captured asset"):
         Converter.from_saved_model(tmp_path / "m").convert()

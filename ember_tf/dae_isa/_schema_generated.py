@@ -18,6 +18,7 @@ class DType(object):
     INT64 = 8
     UINT8 = 9
     BOOL = 10
+    STRING = 11
 
 
 class SlotAccess(object):

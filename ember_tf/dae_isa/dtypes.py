@@ -34,10 +34,19 @@ BY_CODE = {t.code: t for t in ELEMENT_TYPES}
 BY_NAME = {t.name: t for t in ELEMENT_TYPES}
 BY_SUFFIX = {t.suffix: t for t in ELEMENT_TYPES}
 
+# Tensors may also hold byte strings (signature inputs such as a StringLookup's keys, and
+# host-segment values); kernels, instructions and buffers never do.
+STRING = ElementType(DType.STRING, "string", "", 0, False)
+TENSOR_BY_CODE = BY_CODE | {STRING.code: STRING}
+TENSOR_BY_NAME = BY_NAME | {STRING.name: STRING}
+
 
 def numpy_dtype(code: int) -> np.dtype:
-    """The numpy dtype holding elements of DType `code`."""
-    name = BY_CODE[code].name
+    """The numpy dtype holding elements of DType `code` (strings: objects holding bytes, as
+    TensorFlow's `.numpy()` gives them)."""
+    name = TENSOR_BY_CODE[code].name
+    if name == "string":
+        return np.dtype(object)
     if name == "bfloat16":
         import ml_dtypes  # numpy has no bfloat16; ml_dtypes is what TF and JAX use
 

@@ -41,7 +41,7 @@ def summarize(model: fb.ModelT, file_size: int) -> dict:
             {
                 "index": i,
                 "name": t.name or "",
-                "dtype": dtypes.BY_CODE[t.dtype].name,
+                "dtype": dtypes.TENSOR_BY_CODE[t.dtype].name,
                 "shape": _ints(t.shapeSignature) or _ints(t.shape),
                 "buffer": t.buffer,
                 "bytes": sizes[t.buffer] if t.buffer else 0,

@@ -117,7 +117,7 @@ def _verify_buffer(check: _Checker, i: int, buffer: fb.BufferT, file_size: int |
 
 
 def _verify_tensor(check: _Checker, where: str, tensor: fb.TensorT, sizes: Sequence[int]) -> None:
-    element = dtypes.BY_CODE.get(tensor.dtype)
+    element = dtypes.TENSOR_BY_CODE.get(tensor.dtype)
     if element is None:
         check.fail(where, f"unknown dtype {tensor.dtype}")
     shape = _ints(tensor.shape)
@@ -128,6 +128,8 @@ def _verify_tensor(check: _Checker, where: str, tensor: fb.TensorT, sizes: Seque
         check.fail(where, f"shape_signature {signature} does not match shape {shape}")
     buffer = check.index(tensor.buffer or 0, len(sizes), where, "buffer")
     if buffer:
+        if element is dtypes.STRING:
+            check.fail(where, "a string tensor cannot hold constant data")
         if -1 in signature:
             check.fail(where, "a constant tensor cannot have run-time dimensions")
         expected = math.prod(shape) * element.itemsize
@@ -167,7 +169,7 @@ def _verify_subgraph(check: _Checker, where: str, subgraph: fb.SubGraphT, model:
 
 
 def _dtype_name(code) -> str:
-    element = dtypes.BY_CODE.get(code)
+    element = dtypes.TENSOR_BY_CODE.get(code)
     return element.name if element else f"<{code}>"
 
 

@@ -113,7 +113,7 @@ class HostSegment:
             for name in names:
                 if name.rsplit(":", 1)[0] not in nodes:
                     raise EmulationError(f"{self.where}: {kind} '{name}' names no node of the GraphDef")
-        specs = [tf.TensorSpec([None if d < 0 else d for d in p.shape_signature], tf.as_dtype(p.dtype))
+        specs = [tf.TensorSpec([None if d < 0 else d for d in p.shape_signature], _tf_dtype(p.dtype))
                  for p in inputs]
         self._function = self._import(specs)
         self._costs: dict[tuple, tuple[int, bool, dict, int]] = {}
@@ -153,7 +153,7 @@ class HostSegment:
                 raise EmulationError(f"{self.where}: output '{name}' has shape {list(array.shape)}, {port.label} "
                                      f"is {list(port.shape_signature)} (-1: any size)")
         flops, exact, by_op, constant_bytes = self._cost(inputs)
-        dram_bytes = constant_bytes + sum(a.nbytes for a in inputs) + sum(a.nbytes for a in outputs)
+        dram_bytes = constant_bytes + sum(map(_nbytes, inputs)) + sum(map(_nbytes, outputs))
         compute = flops / (machine.cores * machine.matrix_flops_per_cycle)
         memory = dram_bytes / machine.dram_bytes_per_cycle
         cycles = int(round(machine.host_launch_cycles + max(compute, memory)))
@@ -166,7 +166,7 @@ class HostSegment:
             if len(self._costs) >= _COST_CACHE_SIZE:  # a server seeing every batch size: start over
                 self._costs.clear()
             tf = _tensorflow()
-            function = self._import([tf.TensorSpec(a.shape, tf.as_dtype(a.dtype)) for a in inputs])
+            function = self._import([tf.TensorSpec(a.shape, _tf_dtype(a.dtype)) for a in inputs])
             self._costs[key] = graph_cost(function.outputs)
         return self._costs[key]
 
@@ -221,6 +221,16 @@ def _dims(tensor) -> tuple[list[int], bool]:
 def _elements(tensor) -> tuple[int, bool]:
     dims, known = _dims(tensor)
     return math.prod(dims), known
+
+
+def _tf_dtype(dtype: np.dtype):
+    """TensorFlow's dtype for a port's numpy dtype (strings are held as objects)."""
+    tf = _tensorflow()
+    return tf.string if dtype == object else tf.as_dtype(dtype)
+
+
+def _nbytes(array: np.ndarray) -> int:
+    return sum(len(v) for v in array.flat) if array.dtype == object else array.nbytes
 
 
 def _itemsize(dtype) -> int:

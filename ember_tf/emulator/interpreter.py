@@ -86,6 +86,8 @@ class SignatureRunner:
         values = {}
         for name, detail in details.items():
             array = np.asarray(inputs[name])
+            if detail.dtype == object and array.dtype.kind in "SUO":   # a string input: bytes, as TensorFlow's
+                array = _byte_strings(name, array)
             if array.dtype != detail.dtype:
                 raise InputError(f"input '{name}' has dtype {array.dtype}, the model wants {detail.dtype}")
             if array.ndim != len(detail.shape_signature) or any(
@@ -94,6 +96,17 @@ class SignatureRunner:
                                      f"{list(detail.shape_signature)} (-1: any size)")
             values[detail.index] = np.require(array, requirements="C")  # ascontiguousarray makes 0-d 1-d
         return values
+
+
+def _byte_strings(name: str, array: np.ndarray) -> np.ndarray:
+    out = np.empty(array.shape, dtype=object)
+    for index, value in np.ndenumerate(array):
+        if isinstance(value, str):
+            value = value.encode()
+        if not isinstance(value, bytes):
+            raise InputError(f"input '{name}' holds {type(value).__name__} values; the model wants strings")
+        out[index] = value
+    return out
 
 
 def _signature_shape(tensor: fb.TensorT) -> list[int]:

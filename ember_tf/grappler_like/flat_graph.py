@@ -13,7 +13,7 @@ import numpy as np
 
 from ember_tf.errors import SavedModelImportError
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
-from ember_tf.grappler_like.saved_model import SavedModelGraph, Signature, Variable
+from ember_tf.grappler_like.saved_model import CapturedResource, SavedModelGraph, Signature, Variable
 
 CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
 _RESOURCE = 20  # types_pb2.DT_RESOURCE
@@ -43,18 +43,22 @@ class FlatGraph:
         self.variables: dict[str, Variable] = {}  # resource Placeholder node -> variable
         resources = saved_model.resource_inputs(signature.function_name)
         constants = saved_model.captured_constants(signature.function_name)
+        captured = saved_model.captured_resources(signature.function_name)
+        self.setup_nodes: set[str] = set()   # nodes rebuilding captured resources (copied into each segment)
         arg_edges = {}
         for i, arg in enumerate(body.signature.input_arg):
             node = self.graph_def.node.add(name=arg.name, op="Placeholder")
             node.attr["dtype"].type = arg.type
             arg_edges[arg.name] = f"{arg.name}:0"
-            if arg.type == _RESOURCE:
-                if i not in resources:
-                    raise SavedModelImportError(
-                        f"{self.path}: input {arg.name!r} of {body.signature.name} is a resource "
-                        f"that is not a variable (lookup tables and other captured resources are not "
-                        f"supported yet)")
+            if arg.type == _RESOURCE and i in resources:
                 self.variables[arg.name] = resources[i]
+            elif arg.type == _RESOURCE:
+                resource = captured.get(i, "it is neither a variable nor a resource of the object graph")
+                if isinstance(resource, str):
+                    raise SavedModelImportError(
+                        f"{self.path}: captured input {arg.name!r} of {body.signature.name} cannot be rebuilt: "
+                        f"{resource}")
+                self._rebuild_resource(node, resource)
             elif i in signature.body_inputs:
                 component = signature.body_inputs[i]
                 self.inputs[component] = arg.name
@@ -77,6 +81,37 @@ class FlatGraph:
         self._types: dict[str, TensorInfo] | None = None
         self._index: dict = {}
         self._counter = 0
+
+    def _rebuild_resource(self, node, resource: CapturedResource) -> None:
+        """Turns the resource's Placeholder into its creation and initialization, as
+        TensorFlow runs them at load time: `node` becomes Identity(handle) after the
+        initializer, so every reader sees a filled table."""
+        before = len(self.graph_def.node)
+        inliner = _Inliner(self.library, self.graph_def)
+        creator = self.library[resource.creator]
+        handle = next(iter(inliner.inline(creator, {}, prefix=f"{node.name}/create/").values()))
+        init_nodes = []
+        if resource.initializer is not None:
+            initializer = self.library[resource.initializer]
+            edges = {}
+            for index, value in resource.initializer_captures.items():
+                arg = initializer.signature.input_arg[index]
+                if value is None:
+                    edges[arg.name] = handle
+                    continue
+                const = self.graph_def.node.add(name=f"{node.name}/init_capture_{index}", op="Const")
+                const.attr["dtype"].type = value.dtype
+                const.attr["value"].tensor.CopyFrom(value)
+                edges[arg.name] = f"{const.name}:0"
+            start = len(self.graph_def.node)
+            inliner.inline(initializer, edges, prefix=f"{node.name}/init/")
+            init_nodes = [n.name for n in self.graph_def.node[start:] if n.op not in ("Const", "Identity", "NoOp")]
+        self.setup_nodes.update(n.name for n in self.graph_def.node[before:])
+        node.op = "Identity"
+        del node.attr["dtype"]
+        node.attr["T"].type = _RESOURCE
+        node.input.extend([handle] + [f"^{name}" for name in init_nodes])
+        self.setup_nodes.add(node.name)
 
     # -- queries ------------------------------------------------------------------------
 

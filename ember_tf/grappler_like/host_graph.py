@@ -211,6 +211,8 @@ class _Planner:
     def _is_free(self, name: str) -> bool:
         """A node with no inputs that segments copy; one a kernel or the signature reads
         must be made by a segment instead."""
+        if name in self.graph.setup_nodes:   # a rebuilt lookup table: each segment makes its own
+            return True
         node = self.nodes[name]
         return not self._data_inputs(node) and not self._control_inputs(node) and \
             name not in {_node_of(t) for t in self.graph.outputs.values()} and name not in self._kernel_reads
@@ -230,7 +232,7 @@ class _Planner:
             if source in members:
                 return edge
             if self._is_host(source) and self._is_free(source):
-                free.add(source)
+                free.update(self._free_closure(source))
                 return edge
             tensor = _tensor(edge)
             if tensor not in outside:
@@ -255,11 +257,24 @@ class _Planner:
         for name in sorted(free):
             copy = graph_def.node.add()
             copy.CopyFrom(self.nodes[name])
-            del copy.input[:]   # a free node's control inputs order nothing
+            if name not in self.graph.setup_nodes:
+                del copy.input[:]   # a free node's control inputs order nothing
         for function in referenced_functions(graph_def, self.graph.library):
             graph_def.library.function.add().CopyFrom(function)
         outputs = sorted(t for t in needed_later if _node_of(t) in members)
         return HostStep(seg_name, graph_def, inputs, input_names, outputs)
+
+    def _free_closure(self, name: str) -> set[str]:
+        """A free node and, for a rebuilt resource, every setup node it reads."""
+        found, stack = set(), [name]
+        while stack:
+            current = stack.pop()
+            if current in found:
+                continue
+            found.add(current)
+            if current in self.graph.setup_nodes:
+                stack += [_node_of(e.lstrip("^")) for e in self.nodes[current].input]
+        return found
 
     def _consumed_after(self, members: set[str], levels, live, kernels) -> set[str]:
         """Tensors of `members` read by later segments, kernels, or the signature."""

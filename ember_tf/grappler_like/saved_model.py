@@ -71,6 +71,17 @@ class Variable:
 
 
 @dataclass(frozen=True)
+class CapturedResource:
+    """A resource other than a variable (a lookup table): the functions that create and
+    initialize it, as TensorFlow runs them when it loads the SavedModel."""
+
+    name: str                 # object path
+    creator: str              # function returning the handle
+    initializer: str | None   # function filling it, taking the handle (and constants) as captures
+    initializer_captures: dict[int, object]  # initializer input index -> TensorProto, or None for the handle
+
+
+@dataclass(frozen=True)
 class Fingerprint:
     """fingerprint.pb fields (provenance for compiled artifacts)."""
 
@@ -94,6 +105,8 @@ class SavedModelGraph:
     fingerprint: Fingerprint | None
     _captures: dict[str, dict[int, int]] = field(repr=False, default_factory=dict)  # captured inputs
     _constants: dict[int, str] = field(repr=False, default_factory=dict)  # constant node id -> top-level Const
+    _object_graph: object = field(repr=False, default=None)
+    _paths: dict[int, str] = field(repr=False, default_factory=dict)     # object node id -> object path
     _reader: object = field(repr=False, default=None)
 
     def signature(self, key: str) -> Signature:
@@ -120,13 +133,57 @@ class SavedModelGraph:
     def captured_constants(self, function_name: str) -> dict[int, object]:
         """Input index of `function_name` -> the TensorProto of the constant it captures
         (an eager tensor the function closed over, saved as a top-level Const)."""
-        nodes = {n.name: n for n in self.graph_def.node}
         out = {}
         for i, nid in self._captures.get(function_name, {}).items():
-            operation = self._constants.get(nid)
-            if operation in nodes and nodes[operation].op == "Const":
-                out[i] = nodes[operation].attr["value"].tensor
+            value = self._constant_value(nid)
+            if value is not None:
+                out[i] = value
         return out
+
+    def captured_resources(self, function_name: str) -> dict[int, CapturedResource | str]:
+        """Input index of `function_name` -> the non-variable resource it captures, or a
+        sentence saying why that resource cannot be rebuilt from the SavedModel."""
+        out = {}
+        for i, nid in self._captures.get(function_name, {}).items():
+            node = self._object_graph.nodes[nid]
+            if node.WhichOneof("kind") == "resource":
+                out[i] = self._resource(nid)
+        return out
+
+    def _resource(self, nid: int) -> CapturedResource | str:
+        og = self._object_graph
+        path = self._paths.get(nid, f"node {nid}")
+        children = {c.local_name: og.nodes[c.node_id] for c in og.nodes[nid].children}
+
+        def function(name):
+            node = children.get(name)
+            if node is None or node.WhichOneof("kind") != "function" or not node.function.concrete_functions:
+                return None
+            return node.function.concrete_functions[0]
+
+        creator, initializer = function("_create_resource"), function("_initialize")
+        if creator is None or creator not in self.functions:
+            return f"resource {path!r} has no _create_resource function"
+        captures: dict[int, object] = {}
+        if initializer is not None:
+            args = self.functions[initializer].signature.input_arg
+            bound = og.concrete_functions[initializer].bound_inputs
+            for k, bound_id in enumerate(bound):
+                index = len(args) - len(bound) + k
+                if bound_id == nid:
+                    captures[index] = None
+                    continue
+                value = self._constant_value(bound_id)
+                if value is None:
+                    kind = og.nodes[bound_id].WhichOneof("kind")
+                    return f"resource {path!r} is initialized from a captured {kind} (a vocabulary file?)"
+                captures[index] = value
+        return CapturedResource(path, creator, initializer, captures)
+
+    def _constant_value(self, nid: int):
+        operation = self._constants.get(nid)
+        node = next((n for n in self.graph_def.node if n.name == operation), None)
+        return node.attr["value"].tensor if node is not None and node.op == "Const" else None
 
     def read_variable(self, variable: Variable | str) -> np.ndarray:
         """The variable's value, read from variables/variables.* (the reader stays open)."""
@@ -216,14 +273,14 @@ class _Builder:
             path=self.path, tags=self.tags, signatures=sigs, functions=self.functions,
             graph_def=self.mg.graph_def, variables=self._variables(),
             fingerprint=read_fingerprint(self.path), _captures=self.captures,
-            _constants=self.constants)
+            _constants=self.constants, _object_graph=self.og, _paths=self.paths)
 
     # -- variables ----------------------------------------------------------------
 
     def _variables(self) -> list[Variable]:
         # Breadth-first from the root, children in order: the first path reaching a node
         # is the one the checkpoint key is built from.
-        paths = {0: ""}
+        paths = self.paths = {0: ""}
         queue = [0]
         while queue:
             nid = queue.pop(0)

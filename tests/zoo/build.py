@@ -30,8 +30,13 @@ def feeds(values: dict) -> dict[str, np.ndarray]:
         elif isinstance(value, tf.RaggedTensor):
             out |= {f"{name}.values": value.flat_values.numpy(), f"{name}.row_splits": value.row_splits.numpy()}
         else:
-            out[name] = np.asarray(value)
+            out[name] = _storable(np.asarray(value))
     return out
+
+
+def _storable(array: np.ndarray) -> np.ndarray:
+    """Strings as bytes arrays (an .npz of objects needs pickles)."""
+    return array.astype(bytes) if array.dtype == object else array
 
 
 def request_feeds(signature, inputs: dict) -> dict[str, np.ndarray]:
@@ -43,7 +48,7 @@ def request_feeds(signature, inputs: dict) -> dict[str, np.ndarray]:
     keys = [arg.name for arg in signature.function_def.signature.input_arg if arg.name in specs]
     values = tf.nest.flatten([inputs[name] for name in sorted(inputs)], expand_composites=True)
     assert len(keys) == len(values), (keys, len(values))
-    return {key: np.asarray(value) for key, value in zip(keys, values)}
+    return {key: _storable(np.asarray(value)) for key, value in zip(keys, values)}
 
 
 def build(out: str, flavor: str, only: set[str] | None = None) -> None:

@@ -23,7 +23,8 @@ class Family:
     inputs: Callable[[object], dict[str, object]]         # tf -> {input name: value}
     call: Callable[[object, dict, dict], dict[str, object]]  # (tf, weights, inputs) -> outputs
     report_families: tuple[str, ...]
-    keras_embedding: bool = False  # the weights are one Keras Embedding layer, not variables
+    # Keras layers among the weights (keras module -> {name: layer}), beside the tables' variables
+    layers: Callable[[object], dict[str, object]] | None = None
 
 
 def _rng(salt: int) -> np.random.Generator:
@@ -59,13 +60,32 @@ def _lookup() -> Family:
 
 
 def _keras_embedding() -> Family:
+    def layers(keras):
+        layer = keras.layers.Embedding(40, 8, name="embeddings",
+                                       embeddings_initializer=keras.initializers.Constant(_table(40, 8, 2)))
+        layer.build((None,))
+        return {"embeddings": layer}
+
     return Family(
         "keras_embedding",
-        lambda: {"embeddings": _table(40, 8, 2)},
+        lambda: {},
         lambda tf: {"ids": tf.TensorSpec([None, 3], tf.int64)},
         lambda tf: {"ids": np.array([[1, 2, 3], [39, 0, 7]], np.int64)},
         lambda tf, w, x: {"flat": tf.reshape(w["embeddings"](x["ids"]), [-1, 24])},
-        ("ResourceGather|GatherV2",), keras_embedding=True)
+        ("ResourceGather|GatherV2",), layers=layers)
+
+
+def _string_lookup() -> Family:
+    """String ids through a Keras StringLookup (a hash table the host rebuilds), then a table."""
+    return Family(
+        "string_lookup",
+        lambda: {"table": _table(6, 8, 15)},
+        lambda tf: {"ids": tf.TensorSpec([None], tf.string)},
+        lambda tf: {"ids": np.array([b"berlin", b"paris", b"nowhere", b"tokyo", b"paris"], object)},
+        lambda tf, w, x: {"rows": tf.nn.embedding_lookup(w["table"], w["vocabulary"](x["ids"]))},
+        ("ResourceGather|GatherV2",),
+        layers=lambda keras: {"vocabulary": keras.layers.StringLookup(
+            vocabulary=["berlin", "lima", "paris", "rome", "tokyo"], name="vocabulary")})
 
 
 def _sparse_bag(combiner: str, salt: int) -> Family:
@@ -200,6 +220,6 @@ def _segment_with_num_segments() -> Family:
 FAMILIES: tuple[Family, ...] = (
     _lookup(), _keras_embedding(), _sparse_bag("sum", 3), _sparse_bag("mean", 14), _weighted_bag(), _safe_bag(),
     _ragged_lookup(), _ragged_table(), _partitioned(), _max_norm(), _segment_sum(), _spmm(), _reduce_bag(),
-    _segment_with_num_segments(),
+    _segment_with_num_segments(), _string_lookup(),
 )
 BY_NAME = {f.name: f for f in FAMILIES}

@@ -29,6 +29,7 @@ def _inputs(tf) -> dict:
     values = {"dense": rng.standard_normal((batch, 4)).astype(np.float32)}
     for k, rows in enumerate(CARDINALITIES):
         values[f"cat{k}"] = rng.integers(0, rows, batch).astype(np.int64)
+    values["city"] = np.array([b"lima", b"oslo", b"paris", b"lima", b"atlantis", b"rome"], object)
     values["tags"] = tf.SparseTensor([[0, 0], [0, 1], [2, 0], [3, 0], [3, 1], [3, 2], [5, 0]],
                                      np.array([1, 4, 2, 0, 0, 9, 5], np.int64), [batch, 3])
     return values
@@ -40,10 +41,19 @@ def _embeddings(keras):
         rng.standard_normal((rows, DIM)).astype(np.float32))) for k, rows in enumerate(CARDINALITIES)]
 
 
+def _cities(keras):
+    """A string feature, as TFRS's tutorials have them: StringLookup, then an Embedding."""
+    cities = ["lima", "oslo", "paris", "rome"]
+    table = np.random.default_rng(6).standard_normal((len(cities) + 1, DIM)).astype(np.float32)
+    return keras.layers.StringLookup(vocabulary=cities), keras.layers.Embedding(
+        len(cities) + 1, DIM, embeddings_initializer=keras.initializers.Constant(table))
+
+
 def _features(tf, model, inputs) -> list:
-    """Dense features through the bottom MLP, one-hot categories and a multi-hot bag."""
+    """Dense features through the bottom MLP, one-hot categories (ids and strings) and a multi-hot bag."""
     dense = model.bottom(inputs["dense"])
     categories = [embedding(inputs[f"cat{k}"]) for k, embedding in enumerate(model.embeddings)]
+    categories.append(model.city_embedding(model.cities(inputs["city"])))
     tags = tf.nn.safe_embedding_lookup_sparse(model.tags, inputs["tags"], None, combiner="mean")
     return [dense, *categories, tags]
 
@@ -58,6 +68,7 @@ def _dlrm():
         def __init__(self):
             super().__init__(name="dlrm")
             self.embeddings = _embeddings(keras)
+            self.cities, self.city_embedding = _cities(keras)
             self.tags = self.add_weight(name="tags", shape=(12, DIM), initializer="glorot_uniform")
             self.bottom = keras.Sequential([keras.layers.Dense(16, activation="relu"),
                                             keras.layers.Dense(DIM, activation="relu")])
@@ -81,6 +92,7 @@ def _dcn():
         def __init__(self):
             super().__init__(name="dcn")
             self.embeddings = _embeddings(keras)
+            self.cities, self.city_embedding = _cities(keras)
             self.tags = self.add_weight(name="tags", shape=(12, DIM), initializer="glorot_uniform")
             self.bottom = keras.layers.Dense(DIM, activation="relu")
             self.cross = [tfrs.layers.dcn.Cross(), tfrs.layers.dcn.Cross(projection_dim=8)]

@@ -52,16 +52,9 @@ def _specs(family: Family) -> dict:
 
 
 def _weights(family: Family, new_variable) -> dict:
-    """The family's weights: one Keras Embedding layer, or a variable per table."""
-    tables = family.tables()
-    if family.keras_embedding:
-        keras = _keras()
-        (name, value), = tables.items()
-        layer = keras.layers.Embedding(value.shape[0], value.shape[1], name=name,
-                                       embeddings_initializer=keras.initializers.Constant(value))
-        layer.build((None,))
-        return {name: layer}
-    return {name: new_variable(name, value) for name, value in tables.items()}
+    """The family's weights: a variable per table, and its Keras layers."""
+    weights = {name: new_variable(name, value) for name, value in family.tables().items()}
+    return weights | (family.layers(_keras()) if family.layers else {})
 
 
 def _variable(name, value):
@@ -166,8 +159,8 @@ def _keras_model(family: Family, call: bool = True):
     class ZooLayer(keras.layers.Layer):
         def __init__(self):
             super().__init__(name=f"zoo_{family.name}")
-            self.weight_names = list(family.tables())
-            self.weight_list = list(_weights(family, self._weight).values())
+            weights = _weights(family, self._weight)
+            self.weight_names, self.weight_list = list(weights), list(weights.values())
 
         def _weight(self, name, value):
             return self.add_weight(name=name, shape=value.shape, dtype=value.dtype.name,

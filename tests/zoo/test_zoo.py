@@ -80,12 +80,17 @@ def _cli(capsys, *argv) -> tuple[int, str]:
 def _bad_requests(feeds: dict[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     first = sorted(feeds)[0]
     ints = [k for k, v in feeds.items() if v.dtype.kind == "i" and v.size]
-    return {
+    strings = [k for k, v in feeds.items() if v.dtype.kind == "S"]
+    cases = {
         "missing input": {k: v for k, v in feeds.items() if k != first},
-        "ids out of range": feeds | {k: feeds[k] + 1_000_000 for k in ints},
-        "wrong dtype": feeds | {k: feeds[k].astype(np.float64) for k in ints},
         "wrong rank": feeds | {first: feeds[first].reshape(1, *feeds[first].shape)},
     }
+    if ints:
+        cases["ids out of range"] = feeds | {k: feeds[k] + 1_000_000 for k in ints}
+        cases["wrong dtype"] = feeds | {k: feeds[k].astype(np.float64) for k in ints}
+    if strings:
+        cases["numbers for strings"] = feeds | {k: np.arange(len(feeds[k]), dtype=np.float32) for k in strings}
+    return cases
 
 
 @pytest.mark.parametrize("style,family,report_families", CELLS, ids=[f"{s}-{f}" for s, f, _ in CELLS])
