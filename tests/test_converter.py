@@ -167,11 +167,16 @@ def test_a_lookup_table_is_rebuilt_on_the_host(tmp_path, concrete):
         assert_matches(runner(keys=keys)["output_0"], want, exact=True)
 
 
-def test_a_vocabulary_file_is_a_clear_error(tmp_path):
+def test_a_vocabulary_file_table_needs_no_file_at_run_time(tmp_path):
     vocabulary = tmp_path / "vocabulary.txt"
     vocabulary.write_text("a\nb\nc\n")
     module = _Vocabulary(tf.lookup.TextFileInitializer(str(vocabulary), tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
                                                        tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER))
     tf.saved_model.save(module, str(tmp_path / "m"), signatures=module.serve)
-    with pytest.raises(SavedModelImportError, match="cannot be rebuilt: .*initialized from a captured asset"):
-        Converter.from_saved_model(tmp_path / "m").convert()
+    content = Converter.from_saved_model(tmp_path / "m").convert()
+    vocabulary.unlink()
+    keys = np.array([b"c", b"zz", b"a", b"b"])
+    want = module.serve(tf.constant(keys)).numpy()
+    (tmp_path / "m" / "assets" / "vocabulary.txt").unlink()   # the .daebin carries the table's contents
+    got = Interpreter(model_content=content).get_signature_runner()(keys=keys)["output_0"]
+    assert_matches(got, want, exact=True)

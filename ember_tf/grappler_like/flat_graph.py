@@ -83,35 +83,72 @@ class FlatGraph:
         self._counter = 0
 
     def _rebuild_resource(self, node, resource: CapturedResource) -> None:
-        """Turns the resource's Placeholder into its creation and initialization, as
-        TensorFlow runs them at load time: `node` becomes Identity(handle) after the
-        initializer, so every reader sees a filled table."""
+        """Turns the resource's Placeholder into the table TensorFlow builds at load time:
+        `node` becomes Identity(handle) after the table is filled. What the initializer
+        puts in (from tensors or a vocabulary file) is computed now, by TensorFlow, and
+        imported from constants at every run, so the .daebin needs no file."""
+        from tensorflow.python.framework import tensor_util
+
         before = len(self.graph_def.node)
-        inliner = _Inliner(self.library, self.graph_def)
         creator = self.library[resource.creator]
-        handle = next(iter(inliner.inline(creator, {}, prefix=f"{node.name}/create/").values()))
-        init_nodes = []
+        handle = next(iter(_Inliner(self.library, self.graph_def).inline(
+            creator, {}, prefix=f"{node.name}/create/").values()))
+        controls = []
         if resource.initializer is not None:
-            initializer = self.library[resource.initializer]
-            edges = {}
-            for index, value in resource.initializer_captures.items():
-                arg = initializer.signature.input_arg[index]
-                if value is None:
-                    edges[arg.name] = handle
-                    continue
-                const = self.graph_def.node.add(name=f"{node.name}/init_capture_{index}", op="Const")
-                const.attr["dtype"].type = value.dtype
-                const.attr["value"].tensor.CopyFrom(value)
-                edges[arg.name] = f"{const.name}:0"
-            start = len(self.graph_def.node)
-            inliner.inline(initializer, edges, prefix=f"{node.name}/init/")
-            init_nodes = [n.name for n in self.graph_def.node[start:] if n.op not in ("Const", "Identity", "NoOp")]
+            keys, values = self._table_contents(resource)
+            fill = self.graph_def.node.add(name=f"{node.name}/fill", op="LookupTableImportV2")
+            fill.input.append(handle)
+            for label, attr, array in (("keys", "Tin", keys), ("values", "Tout", values)):
+                proto = tensor_util.make_tensor_proto(array)
+                const = self.graph_def.node.add(name=f"{node.name}/{label}", op="Const")
+                const.attr["dtype"].type = fill.attr[attr].type = proto.dtype
+                const.attr["value"].tensor.CopyFrom(proto)
+                fill.input.append(f"{const.name}:0")
+            controls = [f"^{fill.name}"]
         self.setup_nodes.update(n.name for n in self.graph_def.node[before:])
         node.op = "Identity"
         del node.attr["dtype"]
         node.attr["T"].type = _RESOURCE
-        node.input.extend([handle] + [f"^{name}" for name in init_nodes])
+        node.input.extend([handle] + controls)
         self.setup_nodes.add(node.name)
+
+    def _table_contents(self, resource: CapturedResource):
+        """Runs the resource's creator and initializer in TensorFlow and exports the table."""
+        import tensorflow as tf
+        from tensorflow.core.framework import graph_pb2
+
+        scratch = graph_pb2.GraphDef()
+        inliner = _Inliner(self.library, scratch)
+        handle = next(iter(inliner.inline(self.library[resource.creator], {}, prefix="create/").values()))
+        initializer = self.library[resource.initializer]
+        edges = {}
+        for index, value in resource.initializer_captures.items():
+            arg = initializer.signature.input_arg[index]
+            if value is None:
+                edges[arg.name] = handle
+                continue
+            const = scratch.node.add(name=f"capture_{index}", op="Const")
+            const.attr["dtype"].type = value.dtype
+            const.attr["value"].tensor.CopyFrom(value)
+            edges[arg.name] = f"{const.name}:0"
+        start = len(scratch.node)
+        inliner.inline(initializer, edges, prefix="init/")
+        init_ops = [n.name for n in scratch.node[start:]]
+        for function in referenced_functions(scratch, self.library):
+            scratch.library.function.add().CopyFrom(function)
+        table = next(n for n in scratch.node if "key_dtype" in n.attr)
+        with tf.Graph().as_default() as graph:
+            try:
+                tf.graph_util.import_graph_def(scratch, name="")
+                keys, values = tf.raw_ops.LookupTableExportV2(
+                    table_handle=graph.get_tensor_by_name(handle), Tkeys=table.attr["key_dtype"].type,
+                    Tvalues=table.attr["value_dtype"].type)
+                with tf.compat.v1.Session(graph=graph) as session:
+                    session.run([graph.get_operation_by_name(n) for n in init_ops])
+                    return session.run([keys, values])
+            except (ValueError, KeyError, StopIteration, tf.errors.OpError) as e:
+                raise SavedModelImportError(f"{self.path}: cannot fill table {resource.name!r} as TensorFlow "
+                                            f"does at load time ({_first_line(e)})") from None
 
     # -- queries ------------------------------------------------------------------------
 

@@ -107,6 +107,7 @@ class SavedModelGraph:
     _constants: dict[int, str] = field(repr=False, default_factory=dict)  # constant node id -> top-level Const
     _object_graph: object = field(repr=False, default=None)
     _paths: dict[int, str] = field(repr=False, default_factory=dict)     # object node id -> object path
+    _asset_files: list[str] = field(repr=False, default_factory=list)    # asset_file_def filenames, in order
     _reader: object = field(repr=False, default=None)
 
     def signature(self, key: str) -> Signature:
@@ -175,10 +176,22 @@ class SavedModelGraph:
                     continue
                 value = self._constant_value(bound_id)
                 if value is None:
+                    value = self._asset_path(bound_id)
+                if value is None:
                     kind = og.nodes[bound_id].WhichOneof("kind")
-                    return f"resource {path!r} is initialized from a captured {kind} (a vocabulary file?)"
+                    return f"resource {path!r} is initialized from a captured {kind}"
                 captures[index] = value
         return CapturedResource(path, creator, initializer, captures)
+
+    def _asset_path(self, nid: int):
+        """A captured asset (a vocabulary file) as a string TensorProto of its path in this SavedModel."""
+        node = self._object_graph.nodes[nid]
+        if node.WhichOneof("kind") != "asset" or node.asset.asset_file_def_index >= len(self._asset_files):
+            return None
+        filename = os.path.join(self.path, "assets", self._asset_files[node.asset.asset_file_def_index])
+        from tensorflow.python.framework import tensor_util
+
+        return tensor_util.make_tensor_proto(filename.encode())
 
     def _constant_value(self, nid: int):
         operation = self._constants.get(nid)
@@ -273,7 +286,8 @@ class _Builder:
             path=self.path, tags=self.tags, signatures=sigs, functions=self.functions,
             graph_def=self.mg.graph_def, variables=self._variables(),
             fingerprint=read_fingerprint(self.path), _captures=self.captures,
-            _constants=self.constants, _object_graph=self.og, _paths=self.paths)
+            _constants=self.constants, _object_graph=self.og, _paths=self.paths,
+            _asset_files=[a.filename for a in self.mg.asset_file_def])
 
     # -- variables ----------------------------------------------------------------
 
