@@ -180,3 +180,23 @@ def test_a_vocabulary_file_table_needs_no_file_at_run_time(tmp_path):
     (tmp_path / "m" / "assets" / "vocabulary.txt").unlink()   # the .daebin carries the table's contents
     got = Interpreter(model_content=content).get_signature_runner()(keys=keys)["output_0"]
     assert_matches(got, want, exact=True)
+
+
+def test_a_mutable_table_comes_from_the_checkpoint(tmp_path):
+    class Module(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.table = tf.Variable(np.arange(40, dtype=np.float32).reshape(10, 4))
+            self.vocabulary = tf.lookup.experimental.MutableHashTable(tf.string, tf.int64, 0)
+            self.vocabulary.insert(tf.constant(["a", "b"]), tf.constant([3, 7], tf.int64))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def serve(self, keys):
+            return tf.nn.embedding_lookup(self.table, self.vocabulary.lookup(keys))
+
+    module = Module()
+    tf.saved_model.save(module, str(tmp_path / "m"), signatures=module.serve)
+    keys = np.array([b"b", b"zz", b"a"])
+    got = Interpreter(model_content=Converter.from_saved_model(tmp_path / "m").convert()).get_signature_runner()(
+        keys=keys)["output_0"]
+    assert_matches(got, module.serve(tf.constant(keys)).numpy(), exact=True)

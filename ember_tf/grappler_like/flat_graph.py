@@ -86,7 +86,8 @@ class FlatGraph:
         """Turns the resource's Placeholder into the table TensorFlow builds at load time:
         `node` becomes Identity(handle) after the table is filled. What the initializer
         puts in (from tensors or a vocabulary file) is computed now, by TensorFlow, and
-        imported from constants at every run, so the .daebin needs no file."""
+        imported from constants at every run, so the .daebin needs no file. A mutable
+        table's contents come from the checkpoint instead."""
         from tensorflow.python.framework import tensor_util
 
         before = len(self.graph_def.node)
@@ -94,8 +95,9 @@ class FlatGraph:
         handle = next(iter(_Inliner(self.library, self.graph_def).inline(
             creator, {}, prefix=f"{node.name}/create/").values()))
         controls = []
-        if resource.initializer is not None:
-            keys, values = self._table_contents(resource)
+        if resource.checkpoint_keys is not None or resource.initializer is not None:
+            keys, values = ([self.saved_model.read_checkpoint(k) for k in resource.checkpoint_keys]
+                            if resource.checkpoint_keys else self._table_contents(resource))
             fill = self.graph_def.node.add(name=f"{node.name}/fill", op="LookupTableImportV2")
             fill.input.append(handle)
             for label, attr, array in (("keys", "Tin", keys), ("values", "Tout", values)):
@@ -266,7 +268,15 @@ class FlatGraph:
             except (ValueError, tf.errors.OpError) as e:
                 raise SavedModelImportError(f"{self.path}: the body of signature {self.signature.key!r} "
                                             f"does not import ({_first_line(e)})") from None
-        return tensor_types(graph)
+        types = tensor_types(graph)
+        # What the SignatureDef declares outlives shape information a flat graph can lose (a
+        # mutable table's value shape lives in its handle); fill an unknown rank from it.
+        for name, edge in self.outputs.items():
+            declared = self.signature.outputs.get(name)
+            info = types.get(edge if ":" in edge else f"{edge}:0")
+            if info is not None and info.shape is None and declared is not None and declared.shape is not None:
+                types[edge if ":" in edge else f"{edge}:0"] = TensorInfo(info.dtype, declared.shape)
+        return types
 
 
 class _Inliner:

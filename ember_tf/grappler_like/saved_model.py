@@ -16,7 +16,8 @@ _RESOURCE = 20  # types_pb2.DT_RESOURCE
 _CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
 _WRAPPER_OPS = _CALL_OPS + ("Identity", "NoOp")
 _INIT_OP = "__saved_model_init_op"
-_VALUE_ATTR = "/.ATTRIBUTES/VARIABLE_VALUE"
+_ATTRIBUTES = "/.ATTRIBUTES/"
+_VALUE_ATTR = _ATTRIBUTES + "VARIABLE_VALUE"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class CapturedResource:
     creator: str              # function returning the handle
     initializer: str | None   # function filling it, taking the handle (and constants) as captures
     initializer_captures: dict[int, object]  # initializer input index -> TensorProto, or None for the handle
+    checkpoint_keys: tuple[str, str] | None = None  # (keys, values) saved in the checkpoint (mutable tables)
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,11 @@ class SavedModelGraph:
                     kind = og.nodes[bound_id].WhichOneof("kind")
                     return f"resource {path!r} is initialized from a captured {kind}"
                 captures[index] = value
-        return CapturedResource(path, creator, initializer, captures)
+        saved = None
+        if og.nodes[nid].saveable_objects:   # a mutable table: its contents are in the checkpoint
+            prefix = f"{path}{_ATTRIBUTES}{next(iter(og.nodes[nid].saveable_objects))}"
+            saved = (f"{prefix}-keys", f"{prefix}-values")
+        return CapturedResource(path, creator, initializer, captures, saved)
 
     def _asset_path(self, nid: int):
         """A captured asset (a vocabulary file) as a string TensorProto of its path in this SavedModel."""
@@ -202,6 +208,10 @@ class SavedModelGraph:
         """The variable's value, read from variables/variables.* (the reader stays open)."""
         if isinstance(variable, str):
             variable = self.variable(variable)
+        return self.read_checkpoint(variable.checkpoint_key)
+
+    def read_checkpoint(self, key: str) -> np.ndarray:
+        """The tensor saved under `key` in variables/variables.*."""
         prefix = os.path.join(self.path, "variables", "variables")
         if self._reader is None:
             if not os.path.exists(prefix + ".index"):
@@ -212,10 +222,9 @@ class SavedModelGraph:
                 raise SavedModelImportError(
                     f"{prefix}: cannot open checkpoint ({_one_line(e)})") from None
         try:
-            return np.asarray(self._reader.get_tensor(variable.checkpoint_key))
+            return np.asarray(self._reader.get_tensor(key))
         except Exception as e:  # noqa: BLE001
-            raise SavedModelImportError(
-                f"{prefix}: cannot read {variable.checkpoint_key!r} ({_one_line(e)})") from None
+            raise SavedModelImportError(f"{prefix}: cannot read {key!r} ({_one_line(e)})") from None
 
 
 def read_saved_model(path: str, tags=("serve",)) -> SavedModelGraph:
