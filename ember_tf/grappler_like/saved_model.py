@@ -12,7 +12,6 @@ import numpy as np
 from ember_tf.errors import SavedModelImportError
 from ember_tf.tf_loader import tensorflow
 
-_RESOURCE = 20  # types_pb2.DT_RESOURCE
 _CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
 _WRAPPER_OPS = _CALL_OPS + ("Identity", "NoOp")
 _INIT_OP = "__saved_model_init_op"
@@ -106,7 +105,7 @@ class SavedModelGraph:
     variables: list[Variable]
     fingerprint: Fingerprint | None
     _captures: dict[str, dict[int, int]] = field(repr=False, default_factory=dict)  # captured inputs
-    _constants: dict[int, str] = field(repr=False, default_factory=dict)  # constant node id -> top-level Const
+    _constants: dict[int, object] = field(repr=False, default_factory=dict)  # constant node id -> TensorProto
     _object_graph: object = field(repr=False, default=None)
     _paths: dict[int, str] = field(repr=False, default_factory=dict)     # object node id -> object path
     _asset_files: list[str] = field(repr=False, default_factory=list)    # asset_file_def filenames, in order
@@ -200,9 +199,7 @@ class SavedModelGraph:
         return tensor_util.make_tensor_proto(filename.encode())
 
     def _constant_value(self, nid: int):
-        operation = self._constants.get(nid)
-        node = next((n for n in self.graph_def.node if n.name == operation), None)
-        return node.attr["value"].tensor if node is not None and node.op == "Const" else None
+        return self._constants.get(nid)
 
     def read_variable(self, variable: Variable | str) -> np.ndarray:
         """The variable's value, read from variables/variables.* (the reader stays open)."""
@@ -273,9 +270,11 @@ class _Builder:
         # Top-level VarHandleOp or Const -> object node id: constants name theirs; variables are
         # read off every top-level call of a function with bound inputs (signature wrappers,
         # the saver's functions).
-        self.constants = {nid: node.constant.operation for nid, node in enumerate(self.og.nodes)
-                          if node.WhichOneof("kind") == "constant"}
-        self.handle_ids: dict[str, int] = {operation: nid for nid, operation in self.constants.items()}
+        constants = {nid: node.constant.operation for nid, node in enumerate(self.og.nodes)
+                     if node.WhichOneof("kind") == "constant"}
+        self.constants = {nid: self.nodes[op].attr["value"].tensor for nid, op in constants.items()
+                          if op in self.nodes and self.nodes[op].op == "Const"}
+        self.capture_ids: dict[str, int] = {operation: nid for nid, operation in constants.items()}
         for node in mg.graph_def.node:
             if node.op not in _CALL_OPS:
                 continue
@@ -283,7 +282,7 @@ class _Builder:
             for index, nid in self.captures.get(node.attr["f"].func.name, {}).items():
                 source = self.nodes.get(inputs[index].split(":")[0]) if index < len(inputs) else None
                 if source is not None and source.op == "VarHandleOp":
-                    self.handle_ids.setdefault(source.name, nid)
+                    self.capture_ids.setdefault(source.name, nid)
 
     def build(self) -> SavedModelGraph:
         sigs = {}
@@ -427,12 +426,12 @@ class _Builder:
             fname = inner.attr["f"].func.name
 
     def _chain_captures(self, call, chain) -> dict[int, int]:
-        """Body input index -> object node id of every captured resource, followed from
-        the top-level call down the chain: a resource is known at a level when the call
-        passes a known VarHandleOp or a known argument, or when that level's concrete
+        """Body input index -> object node id of everything it captures, followed from
+        the top-level call down the chain: a capture is known at a level when the call
+        passes a known VarHandleOp, Const or argument, or when that level's concrete
         function binds it (`get_concrete_function()` signatures call a trace the object
         graph does not list, so the body itself may bind nothing)."""
-        known = {i: self.handle_ids.get(inp.split(":")[0]) for i, inp in enumerate(_data_inputs(call.input))}
+        known = {i: self.capture_ids.get(inp.split(":")[0]) for i, inp in enumerate(_data_inputs(call.input))}
         for fname in chain:
             known = {i: nid for i, nid in known.items() if nid is not None}
             known.update(self.captures.get(fname, {}))
