@@ -119,7 +119,7 @@ class Interpreter:
     """Loads a .daebin and runs its signatures on an emulated machine."""
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
-                 machine: str | MachineConfig = "tmu", mode: str = "golden",
+                 machine: str | MachineConfig = "tmu", mode: str = "fast",
                  max_instructions: int = 1 << 31, **machine_overrides):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
@@ -178,7 +178,7 @@ class Interpreter:
                     steps.extend(pool.map(lambda job: self._execute_kernel(*job), prepared))
             else:
                 steps.extend(self._execute_kernel(*job) for job in prepared)
-        return RunStats.combine(self.machine, steps)
+        return RunStats.combine(self.machine, steps, self.mode)
 
     def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
         inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]

@@ -102,9 +102,10 @@ class RunStats:
     kernel_cycles: int = 0
     host_cycles: int = 0
     host_segments: list[HostStats] = dataclasses.field(default_factory=list)
+    mode: str = "fast"   # the emulation mode that ran (fast or golden: same outputs, same cycles within tolerance)
 
     @staticmethod
-    def combine(machine: MachineConfig, steps: list[KernelStats | HostStats]) -> "RunStats":
+    def combine(machine: MachineConfig, steps: list[KernelStats | HostStats], mode: str = "fast") -> "RunStats":
         """Totals over the operators run, in execution order, one after another."""
         cycles = 0
         for step in steps:
@@ -117,7 +118,7 @@ class RunStats:
         achieved = dram_bytes / seconds / 1e9 if seconds else 0.0
         return RunStats(machine.name, machine.clock_ghz, cycles, dram_bytes, seconds, round(achieved, 3),
                         machine.dram_bandwidth_gbps, round(100 * achieved / machine.dram_bandwidth_gbps, 3),
-                        kernels, sum(k.cycles for k in kernels), sum(h.cycles for h in hosts), hosts)
+                        kernels, sum(k.cycles for k in kernels), sum(h.cycles for h in hosts), hosts, mode)
 
     def to_json(self) -> dict:
         result = dataclasses.asdict(self)

@@ -48,4 +48,4 @@ def test_fast_equals_golden(op, dim, machine, opt_level, combiner, weighted, dty
     assert golden.dtype == fast.dtype and golden.shape == fast.shape
     assert np.array_equal(golden.view(np.uint8), fast.view(np.uint8))
     assert golden_it.last_stats.cycles == fast_it.last_stats.cycles > 0
-    assert golden_it.last_stats.to_json() == fast_it.last_stats.to_json()
+    assert golden_it.last_stats.to_json() | {"mode": None} == fast_it.last_stats.to_json() | {"mode": None}

@@ -73,7 +73,7 @@ def models():
 def _run(model: bytes, machine: str, mode: str, feeds: dict, **overrides):
     interpreter = Interpreter(model_content=model, machine=machine, mode=mode, **overrides)
     outputs = interpreter.get_signature_runner()(**feeds)
-    return outputs, interpreter.last_stats.to_json()
+    return outputs, interpreter.last_stats.to_json() | {"mode": None}   # the modes agree on all else
 
 
 @pytest.mark.parametrize("name, machine, dim", CASES, ids=[f"{n}-{m}-d{d}" for n, m, d in CASES])

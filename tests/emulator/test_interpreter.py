@@ -41,6 +41,17 @@ def test_gather_matches_numpy_bitwise(gather_bytes):
     assert interpreter.get_signature_list() == {"serving_default": {"inputs": ["ids"], "outputs": ["out"]}}
 
 
+def test_fast_mode_is_the_default_and_stats_say_which_ran(gather_bytes):
+    ids = np.array([2, 0, 1], dtype=np.int32)
+    stats = {}
+    for mode in (None, "golden"):
+        interpreter = Interpreter(model_content=gather_bytes, **({"mode": mode} if mode else {}))
+        interpreter.get_signature_runner()(ids=ids)
+        stats[mode] = interpreter.last_stats.to_json()
+    assert stats[None]["mode"] == "fast" and stats["golden"]["mode"] == "golden"
+    assert stats[None]["cycles"] == stats["golden"]["cycles"]
+
+
 def test_empty_input_gives_empty_output(gather_bytes):
     out = Interpreter(model_content=gather_bytes).get_signature_runner()(ids=np.zeros(0, np.int32))["out"]
     assert out.shape == (0, 20)
