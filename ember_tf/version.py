@@ -6,7 +6,8 @@ __version__ = "0.1.0"
 SCHEMA_VERSION = 1
 # Highest Kernel.version this runtime executes. 2: element-valued params
 # (KernelParam.kind = ELEMENT), which a version-1 runtime would misread as dims.
-KERNEL_VERSION = 2
+# 3: copies (Kernel.copies, KernelParam.kind = COPY), which a version-2 runtime would run once.
+KERNEL_VERSION = 3
 # A reader refuses a file whose min_runtime_version metadata entry (a dotted
 # version string) is newer than this runtime.
 RUNTIME_VERSION = (0, 1, 0)

@@ -58,7 +58,8 @@ def test_demo_runs_checks_and_reports(tmp_path):
     # part 1: the TensorFlow model converted, emulated on both machines, equal to TensorFlow
     assert result.stdout.count("equals TensorFlow: yes") == 2
     assert "offloaded SparseSegment x2, reduce over gather x2, ResourceGather x4" in result.stdout
-    assert "tmu vs cpu: embedding kernels" in result.stdout
+    assert "tmu vs cpu, 8 and 8 cores, the same memory: embedding kernels" in result.stdout
+    assert "[tmu] batch 512 on 8 cores" in result.stdout and "[cpu] batch 512 on 8 cores" in result.stdout
     assert result.stderr == ""
     assert (tmp_path / "out" / "dlrm_tmu.daebin").exists() and (tmp_path / "out" / "dlrm_cpu.daebin").exists()
 

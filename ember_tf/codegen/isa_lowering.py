@@ -47,6 +47,9 @@ def _suffix(t) -> str:
     return t.dtype if isinstance(t, FloatType) else "i64"
 
 
+_COPY = "copy"   # the axis of the param key (slot -1) of a kernel.copy_index
+
+
 @dataclasses.dataclass
 class _Live:
     register: str
@@ -91,6 +94,7 @@ class KernelLowering:
         self.global_masks: dict[int, str] = {}
         self.streams: dict[int, str] = {}
         self.tus: dict[int, str] = {}
+        self.copies = 1                            # kernel.copy_index {copies}: one copy per core
 
     # ---- pools and names ---------------------------------------------------
     def slot(self, tensor: Value) -> str:
@@ -289,11 +293,17 @@ class KernelLowering:
                 line += f" shape=[{', '.join(dims)}]"
             out.append(line)
         for n, (slot, axis, add) in enumerate(self.params):
+            if axis == _COPY:
+                out.append(f".param p{n} copy")
+                continue
             what = f"element={axis[1]}" if isinstance(axis, tuple) else f"dim={axis}"
             out.append(f".param p{n} slot={func.arg_names[self.slot_order[slot]]} {what} add={add}")
         if any(isinstance(axis, tuple) for _, axis, _ in self.params):
             version = max(version, 2)            # element params need kernel version 2 (dae_isa verifier)
-        out[:0] = [f'.kernel "{func.name}" version={version}', self.target.machine_directive()]
+        copies = ""
+        if self.copies > 1:
+            version, copies = max(version, 3), f" copies={self.copies}"   # copies need kernel version 3
+        out[:0] = [f'.kernel "{func.name}" version={version}{copies}', self.target.machine_directive()]
         out += [f".const k{n} {v}" for n, v in enumerate(self.consts)]
         out += [f".fconst kf{n} {float(v).hex()}" for n, v in enumerate(self.fconsts)]
         if table:
@@ -379,6 +389,10 @@ class KernelLowering:
 
     def _op_tensor_dim(self, op: Operation) -> None:
         self._materialize(op, self.define(op.result))
+
+    def _op_kernel_copy_index(self, op: Operation) -> None:
+        self.copies = int(op.attrs["copies"])
+        self.emit(f"param {self.define(op.result)}, p{self.param(-1, _COPY)}")
 
     def _op_var_decl(self, op: Operation) -> None:
         name, type, init = op.attrs["name"], op.attrs["type"], op.attrs["init"]

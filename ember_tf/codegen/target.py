@@ -18,7 +18,7 @@ class Target:
     outstanding_requests: int
     vector_bytes: int
     queue_chunk_bytes: int
-    cores: int = 1               # traversals a kernel may be split into (split_cores)
+    cores: int = 1               # traversals (or, without an access unit, copies) a kernel may be split into
     max_unroll: int = 8          # vector chunks a row may be unrolled into (and kept in registers)
 
     @staticmethod
@@ -27,7 +27,7 @@ class Target:
             machine = load_machine(machine)
         return Target(machine.name, machine.has_access_unit, machine.lanes, machine.traversal_groups,
                       machine.lane_storage_bytes, machine.outstanding_requests, machine.vector_bytes,
-                      machine.queue_chunk_bytes, machine.cores if machine.has_access_unit else 1)
+                      machine.queue_chunk_bytes, machine.cores)
 
     def vector_length(self, itemsize: int) -> int:
         return max(1, min(64, self.vector_bytes // itemsize))

@@ -29,6 +29,7 @@ class SlotAccess(object):
 class ParamKind(object):
     DIM = 0
     ELEMENT = 1
+    COPY = 2
 
 
 class HostFormat(object):
@@ -1256,8 +1257,15 @@ class Kernel(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(22))
         return o == 0
 
+    # Kernel
+    def Copies(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(24))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 1
+
 def KernelStart(builder):
-    builder.StartObject(10)
+    builder.StartObject(11)
 
 def KernelAddName(builder, name):
     builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
@@ -1310,6 +1318,9 @@ def KernelAddJumpTables(builder, jumpTables):
 def KernelStartJumpTablesVector(builder, numElems):
     return builder.StartVector(4, numElems, 4)
 
+def KernelAddCopies(builder, copies):
+    builder.PrependUint32Slot(10, copies, 1)
+
 def KernelEnd(builder):
     return builder.EndObject()
 
@@ -1334,6 +1345,7 @@ class KernelT(object):
         intConstants = None,
         floatConstants = None,
         jumpTables = None,
+        copies = 1,
     ):
         self.name = name  # type: Optional[str]
         self.version = version  # type: int
@@ -1345,6 +1357,7 @@ class KernelT(object):
         self.intConstants = intConstants  # type: Optional[List[int]]
         self.floatConstants = floatConstants  # type: Optional[List[float]]
         self.jumpTables = jumpTables  # type: Optional[List[JumpTableT]]
+        self.copies = copies  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -1423,6 +1436,7 @@ class KernelT(object):
                 else:
                     jumpTable_ = JumpTableT.InitFromObj(kernel.JumpTables(i))
                     self.jumpTables.append(jumpTable_)
+        self.copies = kernel.Copies()
 
     # KernelT
     def Pack(self, builder):
@@ -1506,6 +1520,7 @@ class KernelT(object):
             KernelAddFloatConstants(builder, floatConstants)
         if self.jumpTables is not None:
             KernelAddJumpTables(builder, jumpTables)
+        KernelAddCopies(builder, self.copies)
         kernel = KernelEnd(builder)
         return kernel
 

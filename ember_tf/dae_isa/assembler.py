@@ -358,11 +358,13 @@ class _KernelAssembler:
     def __init__(self, asm: _Assembler):
         self.asm = asm
         name_token, = asm.positional(1)
-        asm.check_keywords(("version",))
+        asm.check_keywords(("version", "copies"))
         kernel = fb.KernelT()
         kernel.name = asm.string(name_token)
         version = asm.keyword("version", required=False)
         kernel.version = asm.integer(version) if version else 1
+        copies = asm.keyword("copies", required=False)
+        kernel.copies = asm.integer(copies) if copies else 1
         kernel.slots, kernel.params, kernel.jumpTables = [], [], []
         self.kernel = kernel
         self.int_constants: list[int] = []
@@ -432,8 +434,17 @@ class _KernelAssembler:
 
     def _d_param(self) -> None:
         """.param pN slot=S dim=D [add=A]      dimension D of S's shape, plus A
-        .param pN slot=S element=E [add=A]  S's flat element E (negative: from the end), plus A"""
+        .param pN slot=S element=E [add=A]  S's flat element E (negative: from the end), plus A
+        .param pN copy                      the index of the running copy (.kernel copies=K)"""
         asm = self.asm
+        if len(asm.line.positional) == 2 and asm.line.positional[1].text == "copy":
+            name_token = asm.line.positional[0]
+            asm.check_keywords(())
+            asm.sequential(name_token, "p", len(self.kernel.params))
+            param = fb.KernelParamT()
+            param.kind = fb.ParamKind.COPY
+            self.kernel.params.append(param)
+            return
         name_token, = asm.positional(1)
         asm.check_keywords(("slot", "dim", "element", "add"))
         asm.sequential(name_token, "p", len(self.kernel.params))

@@ -60,7 +60,7 @@ class _KernelPrinter:
     def lines(self) -> list[str]:
         k = self.kernel
         m = k.machine
-        out = [f".kernel {_q(k.name)} version={k.version}"]
+        out = [f".kernel {_q(k.name)} version={k.version}" + (f" copies={k.copies}" if k.copies > 1 else "")]
         if m is not None:
             out.append(
                 f".machine {_q(m.name)} lanes={m.lanes} traversal_groups={m.traversalGroups} "
@@ -75,6 +75,9 @@ class _KernelPrinter:
                 line += f" shape=[{dims}]"
             out.append(line)
         for i, param in enumerate(k.params or []):
+            if param.kind == fb.ParamKind.COPY:
+                out.append(f".param p{i} copy")
+                continue
             source = f"element={param.element}" if param.kind == fb.ParamKind.ELEMENT else f"dim={param.dim}"
             out.append(f".param p{i} slot={self.slot_names[param.slot]} {source} add={param.add}")
         for i, value in enumerate(_seq(k.intConstants)):

@@ -54,9 +54,9 @@ TABLES: dict[str, tuple] = {
         "has_access_unit", STRING, "I", "I", "I", "I", "I", "I", "B"),
     "JumpTable": _fields("targets", vec("I")),
     "Kernel": _fields(
-        "name version machine slots params access_code execute_code int_constants float_constants jump_tables",
-        STRING, "I", table("MachineParams"), vec(table("KernelSlot")), vec(table("KernelParam")),
-        vec("Q"), vec("Q"), vec("q"), vec("d"), vec(table("JumpTable"))),
+        "name version machine slots params access_code execute_code int_constants float_constants jump_tables "
+        "copies", STRING, "I", table("MachineParams"), vec(table("KernelSlot")), vec(table("KernelParam")),
+        vec("Q"), vec("Q"), vec("q"), vec("d"), vec(table("JumpTable")), "I"),
     "HostSegment": _fields("name format buffer input_names output_names", STRING, "b", "I", vec(STRING), vec(STRING)),
     "Operator": _fields("kind index inputs outputs", "b", "I", vec("i"), vec("i")),
     "SubGraph": _fields("name inputs outputs operators", STRING, vec("i"), vec("i"), vec(table("Operator"))),

@@ -202,6 +202,10 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     slots = kernel.slots or []
     for i, slot in enumerate(slots):
         _verify_slot(check, f"{where} slot {i}", slot, _count(kernel.params))
+    if kernel.copies > 1 and kernel.version < 3:
+        check.fail(where, f"{kernel.copies} copies need kernel version 3 (a version-2 runtime would run one)")
+    if kernel.copies > 1024:
+        check.fail(where, f"{kernel.copies} copies; at most 1024")
     for i, param in enumerate(kernel.params or []):
         _verify_param(check, f"{where} param {i}", param, slots, kernel.version or 0)
     for t, table in enumerate(kernel.jumpTables or []):
@@ -224,8 +228,14 @@ ELEMENT_PARAM_DTYPES = (dtypes.BY_NAME["int32"].code, dtypes.BY_NAME["int64"].co
 
 def _verify_param(check: _Checker, where: str, param: fb.KernelParamT, slots: Sequence[fb.KernelSlotT],
                   kernel_version: int) -> None:
-    slot = slots[check.index(param.slot, len(slots), where, "slot")]
     kind = param.kind
+    if kind == fb.ParamKind.COPY:
+        if kernel_version < 3:
+            check.fail(where, "a copy parameter needs kernel version 3")
+        if param.slot or param.dim or param.add or param.element:
+            check.fail(where, "a copy parameter reads no slot (slot, dim, add and element are 0)")
+        return
+    slot = slots[check.index(param.slot, len(slots), where, "slot")]
     if kind == fb.ParamKind.DIM:
         if slot.access != fb.SlotAccess.READ:
             check.fail(where, "a parameter reads the shape of an input slot, not an output")
@@ -245,7 +255,7 @@ def _verify_param(check: _Checker, where: str, param: fb.KernelParamT, slots: Se
             check.fail(where, "an element parameter needs kernel version 2 (a version-1 runtime would read it "
                               "as a dimension)")
     else:
-        check.fail(where, f"unknown parameter kind {kind} (0: DIM, 1: ELEMENT)")
+        check.fail(where, f"unknown parameter kind {kind} (0: DIM, 1: ELEMENT, 2: COPY)")
 
 
 def _verify_slot(check: _Checker, where: str, slot: fb.KernelSlotT, n_params: int) -> None:

@@ -27,7 +27,7 @@ from ember_tf.emulator.machine import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap
-from ember_tf.emulator.timing import time_core
+from ember_tf.emulator.timing import one_after_another, time_core
 from ember_tf.errors import EmulationError, InputError
 
 PAGE = 4096
@@ -236,12 +236,36 @@ class Interpreter:
 
     def _execute_kernel(self, program: KernelProgram, arrays, params, labels, address_map) -> KernelStats:
         machine = self.machine
-        assignment = _assign_roots(program, machine.cores)
         run_core = _MODES[self.mode]()
+        copies = max(1, program.kernel.copies) if not program.roots else 1
+        if copies > 1:
+            return self._execute_copies(program, run_core, copies, arrays, params, labels, address_map)
+        assignment = _assign_roots(program, machine.cores)
         activities = [run_core(program, machine, arrays, params, roots, labels, address_map, core,
                                self.max_instructions)
                       for core, roots in enumerate(assignment)]
         timings = [time_core(a, machine, len(assignment)) for a in activities]
+        return kernel_stats(program.name, machine, timings)
+
+    def _execute_copies(self, program, run_core, copies: int, arrays, params, labels, address_map) -> KernelStats:
+        """A kernel the cores split by themselves: copy c runs with its COPY params set to c,
+        round-robin over the cores; a core with several copies runs them in turn."""
+        machine = self.machine
+        used = min(machine.cores, copies)
+        copy_params = [i for i, p in enumerate(program.kernel.params or []) if p.kind == fb.ParamKind.COPY]
+        timings = []
+        for core in range(used):
+            runs = []
+            for copy in range(core, copies, used):
+                own = list(params)
+                for i in copy_params:
+                    own[i] = copy
+                # copies run one after another here: each its own run number (a fast-mode re-run
+                # restores the outputs as that run found them)
+                activity = run_core(program, machine, arrays, own, [], labels, address_map, copy,
+                                    self.max_instructions)
+                runs.append(time_core(activity, machine, used))
+            timings.append(one_after_another(core, runs))
         return kernel_stats(program.name, machine, timings)
 
 
@@ -279,6 +303,8 @@ INT64_MAX = (1 << 63) - 1
 def _param(param: fb.KernelParamT, inputs: list[np.ndarray], labels: list[str], program: KernelProgram) -> int:
     """A param's value: a dimension or an element of an input, plus `add`. Params size
     outputs and bound loops, so a negative value (or one past int64) is an input error."""
+    if param.kind == fb.ParamKind.COPY:
+        return 0   # set per copy when the kernel runs
     if param.slot >= len(inputs):
         raise EmulationError(f"kernel '{program.name}': a parameter reads output slot {param.slot}")
     array, label, add = inputs[param.slot], labels[param.slot], int(param.add)

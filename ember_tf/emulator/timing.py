@@ -258,3 +258,22 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         chunk_core_end=core_end,
         chunk_fill=fill,
     )
+
+
+def one_after_another(core_id: int, timings: list[CoreTiming]) -> CoreTiming:
+    """The timing of one core that runs several programs in turn (copies of a kernel on a
+    machine with fewer cores): counts add up, and each run's chunks start where the one
+    before ended."""
+    if len(timings) == 1:
+        return dataclasses.replace(timings[0], core_id=core_id)
+    starts = np.cumsum([0.0] + [t.cycles for t in timings[:-1]])
+    counts: dict = {}
+    for t in timings:
+        for group, n in t.counts.items():
+            counts[group] = counts.get(group, 0) + n
+    total = {f.name: sum(getattr(t, f.name) for t in timings) for f in dataclasses.fields(CoreTiming)
+             if f.type in ("float", "int") and f.name != "core_id"}
+    shifted = {name: np.concatenate([getattr(t, name) + start for t, start in zip(timings, starts)])
+               for name in ("chunk_au_start", "chunk_au_end", "chunk_core_start", "chunk_core_end")}
+    return CoreTiming(core_id=core_id, counts=counts, chunk_fill=np.concatenate([t.chunk_fill for t in timings]),
+                      **total, **shifted)

@@ -14,12 +14,12 @@ CORE_OPS = {
     "arith.addi", "arith.subi", "arith.muli", "arith.divi", "arith.remi", "arith.mini", "arith.maxi",
     "arith.addf", "arith.subf", "arith.mulf", "arith.divf", "arith.maxf", "arith.minf", "arith.div_no_nan",
     "arith.sqrtf", "arith.itofp", "vector.load", "vector.store", "vector.gather", "vector.scatter",
-    "vector.broadcast", "vector.mask", "vector.iota", "vector.reduce_add", "buffer.load",
+    "vector.broadcast", "vector.mask", "vector.iota", "vector.reduce_add", "buffer.load", "kernel.copy_index",
 }
 SLC_OPS = {"slc.for", "slc.mem_stream", "slc.alu_stream", "slc.buf_stream", "slc.callback", "slc.to_val"}
 DLC_OPS = {"dlc.access", "dlc.compute", "dlc.case", "dlc.new_tu", "dlc.register_operand",
            "dlc.register_callback", "dlc.pop_operand"}
-ARITY = {"memref.load": None, "arith.constant": 0, "tensor.dim": 1, "var.get": 0, "var.set": 1,
+ARITY = {"memref.load": None, "arith.constant": 0, "tensor.dim": 1, "kernel.copy_index": 0, "var.get": 0, "var.set": 1,
          "arith.sqrtf": 1, "arith.itofp": 1, "vector.broadcast": 1, "vector.mask": 2, "vector.iota": 1,
          "vector.reduce_add": 2, "buffer.load": 3, "slc.alu_stream": 2, "slc.buf_stream": 1, "slc.to_val": 1}
 

@@ -7,7 +7,13 @@ share the DRAM bandwidth instead of one access unit bounding it.
 
 K = the target's cores divided among the kernel's top-level loops (a kernel of
 four tables on eight cores splits each table in two). Loops that scatter into
-data-dependent rows (segment sums) are not split: their cores would race."""
+data-dependent rows (segment sums) are not split: their cores would race.
+
+Without an access unit (the cpu machine) the cores split the work by themselves:
+the kernel runs as one copy per core (`kernel.copy_index {copies = K}`), and each
+copy bounds every top-level loop to its share [ub*c/K, ub*(c+1)/K). This is done
+only when every top-level loop writes private rows and nothing outside them writes
+an output."""
 
 from __future__ import annotations
 
@@ -19,6 +25,9 @@ _LOADS = ("memref.load", "vector.load", "vector.gather")
 
 
 def run(func: Func, target) -> None:
+    if not target.has_access_unit:
+        _split_copies(func, target.cores)
+        return
     roots = [op for op in func.body.ops if op.name == "slc.for"]
     if not roots or target.cores < 2:
         return
@@ -28,6 +37,59 @@ def run(func: Func, target) -> None:
     for number, loop in enumerate(roots):
         if _rows_are_private(func, loop):
             _split(func, loop, share, number)
+
+
+def _split_copies(func: Func, copies: int) -> None:
+    loops = [op for op in func.body.ops if op.name == "scf.for"]
+    if copies < 2 or not loops or not all(_core_rows_are_private(func, loop) for loop in loops):
+        return
+    outputs = {func.args[i].uid for i in func.outputs}
+    if any(op.name in _STORES and op.operands[1].uid in outputs for op in func.body.ops):
+        return
+    copy = Operation("kernel.copy_index", [], [Value(IndexType(), "copy")], {"copies": copies})
+    func.body.ops.insert(0, copy)
+    copy.parent = func.body
+    for loop in loops:
+        ub = loop.operands[1]
+        lo = _core_share(func, loop, ub, copy.result, copies, 0, "lo")
+        hi = _core_share(func, loop, ub, copy.result, copies, 1, "hi")
+        loop.operands = [lo, hi, loop.operands[2]]
+
+
+def _core_share(func: Func, loop: Operation, ub: Value, copy: Value, copies: int, plus: int, hint: str) -> Value:
+    """ub * (copy + plus) / copies, computed on the core in front of `loop`."""
+    ops = []
+    index = copy
+    if plus:
+        ops.append(Operation("arith.addi", [copy, constant(func, plus)], [Value(IndexType(), f"{hint}_c")]))
+        index = ops[-1].result
+    ops.append(Operation("arith.muli", [ub, index], [Value(IndexType(), f"{hint}_x")]))
+    ops.append(Operation("arith.divi", [ops[-1].result, constant(func, copies)], [Value(IndexType(), hint)]))
+    at = func.body.ops.index(loop)
+    func.body.ops[at:at] = ops
+    for op in ops:
+        op.parent = func.body
+    return ops[-1].result
+
+
+def _core_rows_are_private(func: Func, loop: Operation) -> bool:
+    """The scf form of _rows_are_private: every output access inside the loop is at a
+    row given by the loop's own index, and the loop starts at 0 with step 1."""
+    lb, _, step = loop.operands
+    if not all(v.owner is not None and v.owner.name == "arith.constant" and v.owner.attrs["value"] == want
+               for v, want in ((lb, 0), (step, 1))):
+        return False
+    iv = loop.body.args[0]
+    outputs = {func.args[i].uid for i in func.outputs}
+    accesses = 0
+    for op in walk(loop.body):
+        if op.name in _STORES + _LOADS:
+            tensor_at = 1 if op.name in _STORES else 0
+            if op.operands[tensor_at].uid in outputs:
+                accesses += 1
+                if len(op.operands) <= tensor_at + 1 or op.operands[tensor_at + 1] is not iv:
+                    return False
+    return accesses > 0
 
 
 def _rows_are_private(func: Func, loop: Operation) -> bool:

@@ -417,7 +417,7 @@ variant("param_element_of_output_slot", r"param 0: an element parameter reads an
 variant("param_element_with_dim", r"param 0: an element parameter has dim 0, not 3", _element_param(0, dim=3))
 variant("param_dim_with_element", r"param 0: a dimension parameter has element 0, not 5",
         edited(lambda m: setattr(m.kernels[0].params[0], "element", 5)))
-variant("param_unknown_kind", r"param 1: unknown parameter kind 7 \(0: DIM, 1: ELEMENT\)",
+variant("param_unknown_kind", r"param 1: unknown parameter kind 7 \(0: DIM, 1: ELEMENT, 2: COPY\)",
         edited(lambda m: setattr(m.kernels[0].params[1], "kind", 7)))
 variant("kernel_without_machine", r"kernels\[0\] 'gather_rows': missing machine parameters",
         edited(lambda m: setattr(m.kernels[0], "machine", None)))

@@ -456,7 +456,8 @@ def test_verifier_rejects_bad_element_params(line, message):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("kind", 2, r"param 0: unknown parameter kind 2 \(0: DIM, 1: ELEMENT\)"),
+    ("kind", 3, r"param 0: unknown parameter kind 3 \(0: DIM, 1: ELEMENT, 2: COPY\)"),
+    ("kind", 2, r"param 0: a copy parameter needs kernel version 3"),
     ("kind", -1, r"param 0: unknown parameter kind -1"),
     ("dim", 1, r"param 0: an element parameter has dim 0, not 1"),
 ])
