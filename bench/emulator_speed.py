@@ -10,6 +10,12 @@ pooled lookups two ways inside tf.functions: tf.nn.embedding_lookup_sparse
 tf.reduce_sum(tf.gather(table, ids[B, L]), 1) (dense fixed-length bags, its
 fastest formulation). Outputs are compared; the ratios printed are emulator
 seconds (fast mode, with timing) / TensorFlow seconds, medians of --repeats.
+
+The converted-model path is the one a user takes: the same lookups written as a
+tf.Module (embedding_lookup_sparse over each table, SparseTensor ids), saved,
+converted with `Converter.from_saved_model(...).convert()` and its defaults, run
+through `Interpreter(...)` in its default mode, against the reloaded SavedModel's
+signature answering the same request.
 """
 
 from __future__ import annotations
@@ -18,13 +24,14 @@ import argparse
 import os
 import pathlib
 import statistics
+import tempfile
 import time
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ember_tf import dae_isa  # noqa: E402
+from ember_tf import Converter, dae_isa  # noqa: E402
 from ember_tf.dae_isa import _schema_generated as fb  # noqa: E402
 from ember_tf.emulator import Interpreter  # noqa: E402
 
@@ -63,6 +70,27 @@ def _map(name: str, tensor: int) -> fb.TensorMapT:
     item = fb.TensorMapT()
     item.name, item.tensor = name, tensor
     return item
+
+
+def converted_model(tables: list[np.ndarray], directory: str):
+    """The lookups as users write them, saved and converted with the defaults: (SavedModel
+    signature, Interpreter in its default mode)."""
+    import tensorflow as tf
+
+    class Lookups(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.tables = [tf.Variable(t) for t in tables]
+
+        @tf.function(input_signature=[[tf.SparseTensorSpec([None, None], tf.int64)] * len(tables)])
+        def serve(self, ids):
+            return {f"out{t}": tf.nn.embedding_lookup_sparse(table, i, None, combiner="sum")
+                    for t, (table, i) in enumerate(zip(self.tables, ids))}
+
+    module = Lookups()
+    tf.saved_model.save(module, directory, signatures=module.serve)
+    return tf.saved_model.load(directory).signatures["serving_default"], \
+        Interpreter(model_content=Converter.from_saved_model(directory).convert())
 
 
 def interleaved_medians(functions: dict, repeats: int) -> dict:
@@ -134,6 +162,26 @@ def main() -> None:
     tf_dense, tf_sparse, emulator_seconds = medians["dense"], medians["sparse"], medians["emulator"]
     stats = interpreter.last_stats
 
+    with tempfile.TemporaryDirectory() as directory:
+        signature, converted = converted_model([feeds[f"table{t}"] for t in range(args.tables)], directory)
+        # a TF Serving request: each SparseTensor as its flat components, by SignatureDef key
+        request = {}
+        for t, sp in enumerate(sparse_ids):
+            suffix = [f"_{3 * t}" if t else "", f"_{3 * t + 1}", f"_{3 * t + 2}"]
+            for key_suffix, part in zip(suffix, (sp.indices, sp.values, sp.dense_shape)):
+                request[f"ids{key_suffix}"] = part
+        converted_runner = converted.get_signature_runner()
+        served = signature(**request)
+        got = converted_runner(**{k: v.numpy() for k, v in request.items()})
+        for t in range(args.tables):
+            np.testing.assert_allclose(got[f"out{t}"], served[f"out{t}"].numpy(), rtol=1e-5, atol=1e-5)
+        numpy_request = {k: v.numpy() for k, v in request.items()}
+        path = interleaved_medians({
+            "saved_model": lambda: {k: v.numpy() for k, v in signature(**request).items()},
+            "converted": lambda: converted_runner(**numpy_request),
+        }, args.repeats)
+        converted_stats = converted.last_stats
+
     print(f"TensorFlow {tf.__version__} embedding_lookup_sparse: {tf_sparse * 1e3:9.1f} ms")
     print(f"TensorFlow {tf.__version__} gather + reduce_sum:     {tf_dense * 1e3:9.1f} ms")
     print(f"emulator, fast mode with timing:       {emulator_seconds * 1e3:9.1f} ms   "
@@ -142,6 +190,15 @@ def main() -> None:
           f"{stats.achieved_bandwidth_gbps:.1f} GB/s")
     print(f"ratio emulator / embedding_lookup_sparse: {emulator_seconds / tf_sparse:6.2f}x  (target: at most 10x)")
     print(f"ratio emulator / gather + reduce_sum:     {emulator_seconds / tf_dense:6.2f}x")
+    print()
+    print(f"converted-model path (SavedModel -> Converter defaults -> Interpreter default mode "
+          f"'{converted_stats.mode}', {converted_stats.machine}, {len(converted_stats.kernels)} kernels, "
+          f"{len(converted_stats.host_segments)} host segments):")
+    print(f"TensorFlow SavedModel signature:       {path['saved_model'] * 1e3:9.1f} ms")
+    print(f"converted .daebin in the emulator:     {path['converted'] * 1e3:9.1f} ms   "
+          f"({converted_stats.cycles:,} cycles emulated)")
+    print(f"ratio converted / SavedModel:          {path['converted'] / path['saved_model']:6.2f}x  "
+          f"(floor: at most 5x; goal 3x)")
 
 
 if __name__ == "__main__":

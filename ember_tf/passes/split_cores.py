@@ -46,10 +46,13 @@ def _split_copies(func: Func, copies: int) -> None:
     outputs = {func.args[i].uid for i in func.outputs}
     if any(op.name in _STORES and op.operands[1].uid in outputs for op in func.body.ops):
         return
-    copy = Operation("kernel.copy_index", [], [Value(IndexType(), "copy")], {"copies": copies})
-    func.body.ops.insert(0, copy)
-    copy.parent = func.body
     for loop in loops:
+        # the copy index is read again in front of each loop: a param read is one instruction,
+        # and a register held across all the loops may be one the loops need
+        copy = Operation("kernel.copy_index", [], [Value(IndexType(), "copy")], {"copies": copies})
+        at = func.body.ops.index(loop)
+        func.body.ops.insert(at, copy)
+        copy.parent = func.body
         ub = loop.operands[1]
         lo = _core_share(func, loop, ub, copy.result, copies, 0, "lo")
         hi = _core_share(func, loop, ub, copy.result, copies, 1, "hi")

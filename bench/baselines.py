@@ -1,0 +1,127 @@
+"""DAE (tmu) against the CPU baseline on the same cores and memory, with the ratio the
+machine files predict.
+
+    .venv/bin/python bench/baselines.py [--scale 1.0]
+
+Workloads: the ablation's RM1-RM3 bags and two message-passing graphs
+(bench/ablation.py), and a memory-bound bag: 8 tables x 100,000 x 64 f32, batch 256,
+pooling 32 (205 MB of tables against a 32 MiB LLC). Each table is its own kernel, as
+the converter makes them, run one after another; each kernel is compiled at O3 with
+the defaults (split_cores on: tmu splits batch loops over the access units, cpu runs
+one copy per core) for each machine and emulated on all 8 cores, and on 1 cpu core;
+outputs are checked equal across machines.
+
+The expectation comes from memory-level parallelism alone (Little's law): the run's
+line requests R and LLC hit rate h (from the tmu run; both machines touch the same
+lines) give, per machine with `inflight` misses per core,
+    T = max(R * (h * llc_latency + (1 - h) * dram_latency) / (cores * inflight),
+            R * (1 - h) * line / dram_bandwidth)
+with inflight = outstanding_requests (128) on tmu and mlp (12) on cpu and `cores` the
+cores the kernel used, summed over the kernels. It ignores the core's instructions, so
+where the work is compute-bound the measured ratio falls below it. Segment sums write
+rows chosen by data, so neither machine splits them: they use one core each.
+No GPU machine is modelled yet: that column is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import numpy as np
+
+from ablation import Bags, Graph, graph_workload
+from ember_tf.compiler import CompileOptions, compile_model
+from ember_tf.emulator import Interpreter
+from ember_tf.emulator.machine import load_machine
+from ember_tf.ir import embedding_ops
+
+
+def bags(w: Bags, rng, fixed: bool = False) -> list:
+    """One (kernel, feeds) per table: bags of pooling/2 .. 3*pooling/2 ids (the ablation's), or
+    exactly `pooling` with `fixed`."""
+    parts = []
+    for _ in range(w.tables):
+        lengths = np.full(w.batch, w.pooling) if fixed else rng.integers(w.pooling // 2, w.pooling * 3 // 2 + 1,
+                                                                          size=w.batch)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        feeds = {"table": rng.standard_normal((w.rows, w.dim)).astype(np.float32),
+                 "indices": rng.integers(0, w.rows, size=int(offsets[-1])).astype(np.int32), "offsets": offsets}
+        parts.append((embedding_ops.embedding_bag(w.dim, "sum"), feeds))
+    return parts
+
+
+@dataclasses.dataclass
+class Run:
+    cycles: int
+    kernels: list      # KernelStats of every kernel run
+    outputs: list
+
+
+def emulate(parts: list, machine: str, cores: int | None = None) -> Run:
+    run = Run(0, [], [])
+    overrides = {"cores": cores} if cores else {}
+    for func, feeds in parts:
+        data = compile_model(func, CompileOptions(target=machine, opt_level=3))
+        interpreter = Interpreter(model_content=data, machine=machine, **overrides)
+        run.outputs.append(interpreter.get_signature_runner()(**feeds))
+        run.cycles += interpreter.last_stats.cycles
+        run.kernels += interpreter.last_stats.kernels
+    return run
+
+
+def expected_seconds(run: Run, machine, inflight: int) -> float:
+    """Little's law over the lines each kernel of `run` requested, on the cores it used."""
+    seconds = 0.0
+    for kernel in run.kernels:
+        requests = sum(c.au_requests for c in kernel.cores)
+        hits = sum(c.au_requests * c.llc_hit_rate for c in kernel.cores)
+        misses = requests - hits
+        latency = (hits * machine.llc_latency_ns + misses * machine.dram_latency_ns) * 1e-9
+        seconds += max(latency / (len(kernel.cores) * inflight),
+                       misses * machine.line_bytes / (machine.dram_bandwidth_gbps * 1e9))
+    return seconds
+
+
+def percent_of_peak(run: Run, machine) -> float:
+    seconds = run.cycles / (machine.clock_ghz * 1e9)
+    return 100 * sum(k.dram_bytes for k in run.kernels) / seconds / (machine.dram_bandwidth_gbps * 1e9)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies rows, batch and nodes of the ablation set")
+    args = parser.parse_args()
+    s = args.scale
+    tmu, cpu = load_machine("tmu"), load_machine("cpu")
+    assert (tmu.cores, tmu.dram_bandwidth_gbps, tmu.llc_bytes) == (cpu.cores, cpu.dram_bandwidth_gbps, cpu.llc_bytes)
+    workloads = [
+        ("RM1", lambda rng: bags(Bags("RM1", 4, int(20000 * s), 32, 20, int(64 * s)), rng)),
+        ("RM2", lambda rng: bags(Bags("RM2", 4, int(20000 * s), 64, 40, int(64 * s)), rng)),
+        ("RM3", lambda rng: bags(Bags("RM3", 4, int(20000 * s), 128, 80, int(64 * s)), rng)),
+        ("power-law graph", lambda rng: [graph_workload(Graph("power", int(4000 * s), 64, "power"), rng)]),
+        ("road-like graph", lambda rng: [graph_workload(Graph("road", int(8000 * s), 64, "road"), rng)]),
+        ("8-table bag (memory-bound)", lambda rng: bags(Bags("bag", 8, 100_000, 64, 32, 256), rng, fixed=True)),
+    ]
+    print(f"tmu and cpu: {tmu.cores} cores each at {tmu.clock_ghz} GHz, {tmu.dram_bandwidth_gbps} GB/s DRAM, "
+          f"{tmu.llc_bytes >> 20} MiB LLC; in flight per core: tmu {tmu.outstanding_requests}, cpu {cpu.mlp} lines")
+    print(f"{'workload':28} {'tmu cycles':>11} {'cpu cycles':>11} {'cpu/tmu':>8} {'expected':>9} {'gap':>6}  "
+          f"{'cpu 1 core':>11} {'1c/8c':>6}  {'cores used':>10}  % of peak DRAM BW (tmu, cpu)")
+    for name, make in workloads:
+        parts = make(np.random.default_rng(0))
+        tmu_stats, cpu_stats = emulate(parts, "tmu"), emulate(parts, "cpu")
+        one_core = emulate(parts, "cpu", cores=1)
+        for tmu_out, cpu_out in zip(tmu_stats.outputs, cpu_stats.outputs):
+            for key in tmu_out:
+                np.testing.assert_allclose(cpu_out[key], tmu_out[key], rtol=1e-4, atol=1e-4)
+        ratio = cpu_stats.cycles / tmu_stats.cycles
+        expected = expected_seconds(tmu_stats, cpu, cpu.mlp) / expected_seconds(tmu_stats, tmu, tmu.outstanding_requests)
+        used = max(len(k.cores) for k in tmu_stats.kernels), max(len(k.cores) for k in cpu_stats.kernels)
+        peaks = f"{percent_of_peak(tmu_stats, tmu):.0f}%, {percent_of_peak(cpu_stats, cpu):.0f}%"
+        print(f"{name:28} {tmu_stats.cycles:11,} {cpu_stats.cycles:11,} {ratio:7.2f}x {expected:8.2f}x "
+              f"{ratio / expected - 1:+6.0%}  {one_core.cycles:11,} {one_core.cycles / cpu_stats.cycles:5.1f}x  "
+              f"{used[0]:>4} / {used[1]:<4}  {peaks}")
+
+
+if __name__ == "__main__":
+    main()
