@@ -20,7 +20,10 @@ with inflight = outstanding_requests (128) on tmu and mlp (12) on cpu and `cores
 cores the kernel used, summed over the kernels. It ignores the core's instructions, so
 where the work is compute-bound the measured ratio falls below it. Segment sums write
 rows chosen by data, so neither machine splits them: they use one core each.
-No GPU machine is modelled yet: that column is absent.
+The gpu (machines/gpu.toml, an H100-class GPU) has its own memory (HBM3, 16x the DDR5
+bandwidth of tmu and cpu), so its column compares machines, not the access unit alone:
+times are in microseconds (the clocks differ), and its expectation is Little's law over
+its own sector reads (SMs x mlp sectors in flight) plus a kernel launch per kernel.
 """
 
 from __future__ import annotations
@@ -83,9 +86,24 @@ def expected_seconds(run: Run, machine, inflight: int) -> float:
     return seconds
 
 
+def gpu_expected_seconds(run: Run, machine) -> float:
+    """Little's law for the gpu's own sector reads: each kernel's SMs keep `mlp` sectors in
+    flight; no SM set beats HBM bandwidth; every kernel pays its launch."""
+    seconds = 0.0
+    for kernel in run.kernels:
+        reads = sum(c.dram_read_bytes for c in kernel.cores)
+        in_flight = len(kernel.cores) * machine.mlp * machine.line_bytes / (machine.dram_latency_ns * 1e-9)
+        seconds += max(reads / in_flight, kernel.dram_bytes / (machine.dram_bandwidth_gbps * 1e9))
+        seconds += machine.kernel_launch_cycles / (machine.clock_ghz * 1e9)
+    return seconds
+
+
+def seconds(run: Run, machine) -> float:
+    return run.cycles / (machine.clock_ghz * 1e9)
+
+
 def percent_of_peak(run: Run, machine) -> float:
-    seconds = run.cycles / (machine.clock_ghz * 1e9)
-    return 100 * sum(k.dram_bytes for k in run.kernels) / seconds / (machine.dram_bandwidth_gbps * 1e9)
+    return 100 * sum(k.dram_bytes for k in run.kernels) / seconds(run, machine) / (machine.dram_bandwidth_gbps * 1e9)
 
 
 def main() -> None:
@@ -93,7 +111,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies rows, batch and nodes of the ablation set")
     args = parser.parse_args()
     s = args.scale
-    tmu, cpu = load_machine("tmu"), load_machine("cpu")
+    tmu, cpu, gpu = load_machine("tmu"), load_machine("cpu"), load_machine("gpu")
     assert (tmu.cores, tmu.dram_bandwidth_gbps, tmu.llc_bytes) == (cpu.cores, cpu.dram_bandwidth_gbps, cpu.llc_bytes)
     workloads = [
         ("RM1", lambda rng: bags(Bags("RM1", 4, int(20000 * s), 32, 20, int(64 * s)), rng)),
@@ -104,23 +122,31 @@ def main() -> None:
         ("8-table bag (memory-bound)", lambda rng: bags(Bags("bag", 8, 100_000, 64, 32, 256), rng, fixed=True)),
     ]
     print(f"tmu and cpu: {tmu.cores} cores each at {tmu.clock_ghz} GHz, {tmu.dram_bandwidth_gbps} GB/s DRAM, "
-          f"{tmu.llc_bytes >> 20} MiB LLC; in flight per core: tmu {tmu.outstanding_requests}, cpu {cpu.mlp} lines")
-    print(f"{'workload':28} {'tmu cycles':>11} {'cpu cycles':>11} {'cpu/tmu':>8} {'expected':>9} {'gap':>6}  "
-          f"{'cpu 1 core':>11} {'1c/8c':>6}  {'cores used':>10}  % of peak DRAM BW (tmu, cpu)")
+          f"{tmu.llc_bytes >> 20} MiB LLC; in flight per core: tmu {tmu.outstanding_requests}, cpu {cpu.mlp} lines. "
+          f"gpu: {gpu.cores} SMs at {gpu.clock_ghz} GHz, {gpu.dram_bandwidth_gbps:.0f} GB/s HBM, "
+          f"{gpu.llc_bytes >> 20} MiB L2, {gpu.mlp} sectors in flight per SM, "
+          f"{gpu.kernel_launch_cycles / gpu.clock_ghz / 1e3:.1f} us per kernel launch")
+    print(f"{'workload':28} {'tmu us':>8} {'cpu us':>8} {'gpu us':>8} {'cpu/tmu':>8} {'expected':>9} {'gap':>5} "
+          f"{'gpu/tmu':>8} {'expected':>9} {'gap':>5} {'cpu 1c/8c':>9} {'cores':>11}  % of peak BW (tmu, cpu, gpu)")
     for name, make in workloads:
         parts = make(np.random.default_rng(0))
-        tmu_stats, cpu_stats = emulate(parts, "tmu"), emulate(parts, "cpu")
+        runs = {m: emulate(parts, m) for m in ("tmu", "cpu", "gpu")}
         one_core = emulate(parts, "cpu", cores=1)
-        for tmu_out, cpu_out in zip(tmu_stats.outputs, cpu_stats.outputs):
-            for key in tmu_out:
-                np.testing.assert_allclose(cpu_out[key], tmu_out[key], rtol=1e-4, atol=1e-4)
-        ratio = cpu_stats.cycles / tmu_stats.cycles
-        expected = expected_seconds(tmu_stats, cpu, cpu.mlp) / expected_seconds(tmu_stats, tmu, tmu.outstanding_requests)
-        used = max(len(k.cores) for k in tmu_stats.kernels), max(len(k.cores) for k in cpu_stats.kernels)
-        peaks = f"{percent_of_peak(tmu_stats, tmu):.0f}%, {percent_of_peak(cpu_stats, cpu):.0f}%"
-        print(f"{name:28} {tmu_stats.cycles:11,} {cpu_stats.cycles:11,} {ratio:7.2f}x {expected:8.2f}x "
-              f"{ratio / expected - 1:+6.0%}  {one_core.cycles:11,} {one_core.cycles / cpu_stats.cycles:5.1f}x  "
-              f"{used[0]:>4} / {used[1]:<4}  {peaks}")
+        for machine in ("cpu", "gpu"):
+            for want, got in zip(runs["tmu"].outputs, runs[machine].outputs):
+                for key in want:
+                    np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-4)
+        t = {m: seconds(runs[m], machine) for m, machine in (("tmu", tmu), ("cpu", cpu), ("gpu", gpu))}
+        tmu_expected = expected_seconds(runs["tmu"], tmu, tmu.outstanding_requests)
+        cpu_expected = expected_seconds(runs["tmu"], cpu, cpu.mlp) / tmu_expected
+        gpu_expected = gpu_expected_seconds(runs["gpu"], gpu) / tmu_expected
+        used = "/".join(str(max(len(k.cores) for k in runs[m].kernels)) for m in ("tmu", "cpu", "gpu"))
+        peaks = ", ".join(f"{percent_of_peak(runs[m], machine):.0f}%"
+                          for m, machine in (("tmu", tmu), ("cpu", cpu), ("gpu", gpu)))
+        cpu_ratio, gpu_ratio = t["cpu"] / t["tmu"], t["gpu"] / t["tmu"]
+        print(f"{name:28} {t['tmu'] * 1e6:8.1f} {t['cpu'] * 1e6:8.1f} {t['gpu'] * 1e6:8.1f} {cpu_ratio:7.2f}x "
+              f"{cpu_expected:8.2f}x {cpu_ratio / cpu_expected - 1:+5.0%} {gpu_ratio:7.2f}x {gpu_expected:8.2f}x "
+              f"{gpu_ratio / gpu_expected - 1:+5.0%} {one_core.cycles / runs['cpu'].cycles:8.1f}x {used:>11}  {peaks}")
 
 
 if __name__ == "__main__":

@@ -403,7 +403,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--outputs", default=None, help=".npz to write the signature outputs to")
     p.add_argument("--signature_key", default=None, help="signature to run (default: the only one, or "
                                                           "serving_default)")
-    p.add_argument("--machine", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--machine", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
     p.add_argument("--mode", default="fast", choices=["fast", "golden"],
                    help="fast (compiled) or golden (the step-by-step reference); both give the same results")
     p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
@@ -418,7 +418,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tags", default="serve", help="meta graph tags, comma separated")
     p.add_argument("--hlo_params", default=None, help="HLO: .npz binding parameters p0, p1, ... as constants "
                                                        "(the tables); unbound parameters are inputs")
-    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
     p.set_defaults(run=cmd_convert)
 
     p = commands.add_parser("attach", help="convert a SavedModel and write the program into its assets.extra/ "
@@ -426,7 +426,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("saved_model", help="SavedModel directory (a serving version directory)")
     p.add_argument("--signature_key", default="serving_default", help="signature to convert")
     p.add_argument("--filename", default="model.daebin", help="name of the program in assets.extra/")
-    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
     p.set_defaults(run=cmd_attach)
 
     p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
@@ -443,7 +443,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max_norm", type=float, default=None, help="gather/embedding_bag: clip rows to this L2 norm")
     p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"], help="table element type")
     p.add_argument("--id_dtype", default="i32", choices=["i32", "i64"], help="id element type")
-    p.add_argument("--target", default="tmu", help="tmu, cpu, or the path of a machine .toml")
+    p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
     p.set_defaults(run=cmd_compile)
 
     p = commands.add_parser("demo", help="run the built-in demonstration")

@@ -81,7 +81,7 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
     print(f"[model] DLRM-like tf.Module: {tables} tables (dim {config.dim}, {config.table_bytes / 1e6:.0f} MB), "
           f"bottom and top MLPs; saved to {saved}")
     runs, cores = {}, {}
-    for machine in ("tmu", "cpu"):
+    for machine in ("tmu", "cpu", "gpu"):
         path = output_dir / f"dlrm_{machine}.daebin"
         start = time.perf_counter()
         converter = Converter.from_saved_model(saved, options=CompileOptions(target=machine))
@@ -93,7 +93,8 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
         out = interpreter.get_signature_runner()(**feeds)["probability"]
         error = float(np.max(np.abs(out - expected)))
         stats = interpreter.last_stats
-        print(f"[{machine}] batch {batch} on {interpreter.machine.cores} cores: {stats.cycles:,} cycles = "
+        units = "SMs" if machine == "gpu" else "cores"
+        print(f"[{machine}] batch {batch} on {interpreter.machine.cores} {units}: {stats.cycles:,} cycles = "
               f"{stats.seconds * 1e6:.1f} us "
               f"(embedding kernels {stats.kernel_cycles:,}, host segments {stats.host_cycles:,}); "
               f"kernels moved {sum(k.dram_bytes for k in stats.kernels):,} DRAM bytes; "
@@ -102,10 +103,15 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
             raise EmberError(f"{path}: the converted model's output differs from TensorFlow's")
         runs[machine] = stats
         cores[machine] = interpreter.machine.cores
-    tmu, cpu = runs["tmu"], runs["cpu"]
+    tmu, cpu, gpu = runs["tmu"], runs["cpu"], runs["gpu"]
     print(f"[model] tmu vs cpu, {cores['tmu']} and {cores['cpu']} cores, the same memory: embedding kernels "
           f"{cpu.kernel_cycles / tmu.kernel_cycles:.1f}x faster, whole model {cpu.cycles / tmu.cycles:.1f}x faster "
           f"(docs/EMULATOR.md derives ~3x for memory-bound lookups from the machine files)")
+    kernel_us = {m: s.kernel_cycles / s.clock_ghz / 1e3 for m, s in runs.items()}
+    print(f"[model] tmu vs gpu (an H100-class GPU: {cores['gpu']} SMs, 3.35 TB/s HBM3 against 204.8 GB/s DDR5): "
+          f"embedding kernels {kernel_us['tmu']:.1f} us vs {kernel_us['gpu']:.1f} us, whole model "
+          f"{tmu.seconds * 1e6:.1f} us vs {gpu.seconds * 1e6:.1f} us; the gpu pays a kernel launch per "
+          f"operation (docs/EMULATOR.md)")
 
 
 def _print_offloaded(report, path: pathlib.Path, size: int, seconds: float) -> None:

@@ -56,12 +56,13 @@ def test_demo_runs_checks_and_reports(tmp_path):
     assert (tmp_path / "out" / "demo_tmu.daebin").exists()
     assert (tmp_path / "out" / "demo_compiled_O3.daebin").exists()
     # part 1: the TensorFlow model converted, emulated on both machines, equal to TensorFlow
-    assert result.stdout.count("equals TensorFlow: yes") == 2
+    assert result.stdout.count("equals TensorFlow: yes") == 3        # tmu, cpu, gpu
     assert "offloaded SparseSegment x2, reduce over gather x2, ResourceGather x4" in result.stdout
     assert "tmu vs cpu, 8 and 8 cores, the same memory: embedding kernels" in result.stdout
     assert "[tmu] batch 512 on 8 cores" in result.stdout and "[cpu] batch 512 on 8 cores" in result.stdout
+    assert "[gpu] batch 512 on 132 SMs" in result.stdout and "tmu vs gpu (an H100-class GPU" in result.stdout
     assert result.stderr == ""
-    assert (tmp_path / "out" / "dlrm_tmu.daebin").exists() and (tmp_path / "out" / "dlrm_cpu.daebin").exists()
+    assert all((tmp_path / "out" / f"dlrm_{m}.daebin").exists() for m in ("tmu", "cpu", "gpu"))
 
 
 def _assert_one_line_error(result, *needles):

@@ -52,6 +52,7 @@ class MachineConfig:
     matrix_flops_per_cycle: float   # per core; host segments (emulator/host.py)
     host_launch_cycles: float       # fixed cost of starting a host segment
     costs: CoreCosts
+    kernel_launch_cycles: float = 0.0   # fixed cost of starting a kernel (a GPU's launch; 0 on the DAE machines)
 
     # Derived figures, in cycles and bytes per cycle.
     @property
@@ -92,8 +93,9 @@ class MachineConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise EmulationError(f"{where}: {name} must be positive, not {getattr(self, name)}")
-        if self.host_launch_cycles < 0:
-            raise EmulationError(f"{where}: host_launch_cycles must not be negative, not {self.host_launch_cycles}")
+        for name in ("host_launch_cycles", "kernel_launch_cycles", "callback_dispatch_cycles"):
+            if getattr(self, name) < 0:
+                raise EmulationError(f"{where}: {name} must not be negative, not {getattr(self, name)}")
         if self.vector_bytes % 8:
             raise EmulationError(f"{where}: vector_bytes must be a multiple of 8")
         if self.line_bytes & (self.line_bytes - 1):
@@ -101,7 +103,7 @@ class MachineConfig:
 
 
 def load_machine(name_or_path: str) -> MachineConfig:
-    """`tmu`, `cpu` (files shipped in machines/) or the path of a TOML file."""
+    """`tmu`, `cpu`, `gpu` (files shipped in machines/) or the path of a TOML file."""
     path = pathlib.Path(name_or_path)
     if not path.suffix:
         path = MACHINES_DIR / f"{name_or_path}.toml"

@@ -85,7 +85,8 @@ def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -
         )
         for t in timings
     ]
-    return KernelStats(name, int(round(max(slowest, floor))), dram_bytes, floor > slowest, cores, timings)
+    cycles = max(slowest, floor) + machine.kernel_launch_cycles
+    return KernelStats(name, int(round(cycles)), dram_bytes, floor > slowest, cores, timings)
 
 
 @dataclasses.dataclass

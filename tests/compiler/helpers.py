@@ -15,7 +15,7 @@ from ember_tf.emulator import Interpreter
 from ember_tf.ir import embedding_ops as E
 from tests.reference import embedding_ops as ref
 
-MACHINES = ("tmu", "cpu")
+MACHINES = ("tmu", "cpu", "gpu")
 OPT_LEVELS = (0, 1, 2, 3)
 COMBINERS = E.COMBINERS
 NP_DTYPES = {"f32": np.float32, "f16": np.float16, "bf16": ml_dtypes.bfloat16, "i32": np.int32, "i64": np.int64}

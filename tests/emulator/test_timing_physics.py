@@ -88,3 +88,35 @@ def test_cores_help_until_bandwidth_is_shared_out(model, inputs):
     floor = runs[8].dram_bytes / (bandwidth / runs[8].clock_ghz)
     assert cycles[8] <= floor * 1.05  # bandwidth-bound: within 5% of bytes / bandwidth
     assert cycles[8] > cycles[4] / 1.1  # and more cores stop helping
+
+
+def _gpu_bag(rows: int, batch: int, pooling: int):
+    from ember_tf.compiler import CompileOptions, compile_model
+    from ember_tf.ir import embedding_ops
+
+    rng = np.random.default_rng(5)
+    feeds = {"table": rng.standard_normal((rows, DIM)).astype(np.float32),
+             "indices": rng.integers(0, rows, batch * pooling).astype(np.int32),
+             "offsets": np.arange(0, batch * pooling + 1, pooling, dtype=np.int32)}
+    return compile_model(embedding_ops.embedding_bag(DIM), CompileOptions(target="gpu")), feeds
+
+
+@pytest.mark.parametrize("overrides", [{}, {"mlp": 16}, {"dram_bandwidth_gbps": 500.0}, {"cores": 7}],
+                         ids=["h100", "few warps", "slow hbm", "7 sms"])
+def test_gpu_obeys_bandwidth_and_littles_law(overrides):
+    """Gathered rows from a table far past the L2: no SM set beats HBM bandwidth, nor keeps more
+    sectors in flight than its resident warps allow (SMs x mlp x 32 B / latency); the kernel
+    launch is paid once per kernel."""
+    model, feeds = _gpu_bag(rows=400_000, batch=264, pooling=16)
+    base = Interpreter(model_content=model, machine="gpu", llc_bytes=4096, kernel_launch_cycles=0, **overrides)
+    base.get_signature_runner()(**feeds)
+    stats, machine = base.last_stats, base.machine
+    seconds = stats.cycles / (machine.clock_ghz * 1e9)
+    assert stats.dram_bytes / seconds <= machine.dram_bandwidth_gbps * 1e9 * 1.0001
+    sms = min(machine.cores, 264)
+    in_flight = sms * machine.mlp * machine.line_bytes / (machine.dram_latency_ns * 1e-9)
+    reads = sum(core.dram_read_bytes for kernel in stats.kernels for core in kernel.cores)   # writes do not wait
+    assert reads / seconds <= in_flight * 1.0001
+    launched = Interpreter(model_content=model, machine="gpu", llc_bytes=4096, **overrides)
+    launched.get_signature_runner()(**feeds)
+    assert launched.last_stats.cycles == stats.cycles + round(launched.machine.kernel_launch_cycles)
