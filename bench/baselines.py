@@ -24,6 +24,7 @@ The gpu (machines/gpu.toml, an H100-class GPU) has its own memory (HBM3, 16x the
 bandwidth of tmu and cpu), so its column compares machines, not the access unit alone:
 times are in microseconds (the clocks differ), and its expectation is Little's law over
 its own sector reads (SMs x mlp sectors in flight) plus a kernel launch per kernel.
+Ratios are of times; cycles are printed too (each at its machine's clock).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def main() -> None:
           f"gpu: {gpu.cores} SMs at {gpu.clock_ghz} GHz, {gpu.dram_bandwidth_gbps:.0f} GB/s HBM, "
           f"{gpu.llc_bytes >> 20} MiB L2, {gpu.mlp} sectors in flight per SM, "
           f"{gpu.kernel_launch_cycles / gpu.clock_ghz / 1e3:.1f} us per kernel launch")
-    print(f"{'workload':28} {'tmu us':>8} {'cpu us':>8} {'gpu us':>8} {'cpu/tmu':>8} {'expected':>9} {'gap':>5} "
+    print(f"{'workload':28} {'tmu cycles':>11} {'cpu cycles':>11} {'gpu cycles':>11} "
+          f"{'tmu us':>8} {'cpu us':>8} {'gpu us':>8} {'cpu/tmu':>8} {'expected':>9} {'gap':>5} "
           f"{'gpu/tmu':>8} {'expected':>9} {'gap':>5} {'cpu 1c/8c':>9} {'cores':>11}  % of peak BW (tmu, cpu, gpu)")
     for name, make in workloads:
         parts = make(np.random.default_rng(0))
@@ -144,7 +146,8 @@ def main() -> None:
         peaks = ", ".join(f"{percent_of_peak(runs[m], machine):.0f}%"
                           for m, machine in (("tmu", tmu), ("cpu", cpu), ("gpu", gpu)))
         cpu_ratio, gpu_ratio = t["cpu"] / t["tmu"], t["gpu"] / t["tmu"]
-        print(f"{name:28} {t['tmu'] * 1e6:8.1f} {t['cpu'] * 1e6:8.1f} {t['gpu'] * 1e6:8.1f} {cpu_ratio:7.2f}x "
+        print(f"{name:28} {runs['tmu'].cycles:11,} {runs['cpu'].cycles:11,} {runs['gpu'].cycles:11,} "
+              f"{t['tmu'] * 1e6:8.1f} {t['cpu'] * 1e6:8.1f} {t['gpu'] * 1e6:8.1f} {cpu_ratio:7.2f}x "
               f"{cpu_expected:8.2f}x {cpu_ratio / cpu_expected - 1:+5.0%} {gpu_ratio:7.2f}x {gpu_expected:8.2f}x "
               f"{gpu_ratio / gpu_expected - 1:+5.0%} {one_core.cycles / runs['cpu'].cycles:8.1f}x {used:>11}  {peaks}")
 
