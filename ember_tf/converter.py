@@ -142,7 +142,7 @@ class _ModelBuilder:
         for step in steps.steps:
             if isinstance(step, HostStep):
                 operators.append(self.layout.host_segment(
-                    prefix + step.name, fb.HostFormat.GRAPH_DEF, step.graph_def.SerializeToString(),
+                    prefix + step.name, fb.HostFormat.GRAPH_DEF, step.graph_def.SerializeToString(deterministic=True),
                     step.input_names, step.outputs, [tensor(t) for t in step.inputs],
                     [tensor(t) for t in step.outputs]))
             else:

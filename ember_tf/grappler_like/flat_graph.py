@@ -348,7 +348,7 @@ def referenced_functions(graph_def, library: dict) -> list:
     found: dict[str, object] = {}
 
     def visit_attrs(attrs):
-        for value in attrs.values():
+        for _, value in sorted(attrs.items()):   # a proto map's order varies between processes
             names = [value.func.name] if value.HasField("func") else []
             names += [f.name for f in value.list.func]
             for name in names:
@@ -366,7 +366,7 @@ def referenced_functions(graph_def, library: dict) -> list:
 
     for node in graph_def.node:
         visit_node(node)
-    return list(found.values())
+    return [found[name] for name in sorted(found)]
 
 
 def tensor_types(graph) -> dict[str, TensorInfo]:
