@@ -88,16 +88,56 @@ def verify_model(model: fb.ModelT, source: str, file=None) -> None:
             check.fail(where, f"unknown host format {segment.format}")
     for i, subgraph in enumerate(model.subgraphs or []):
         _verify_subgraph(check, f"subgraphs[{i}]", subgraph, model)
+    keys = set()
     for i, signature in enumerate(model.signatureDefs or []):
         where = f"signature_defs[{i}]"
         check.index(signature.subgraph, _count(model.subgraphs), where, "subgraph")
         for j, item in enumerate((signature.inputs or []) + (signature.outputs or [])):
             check.index(item.tensor, len(tensors), f"{where} tensor map {j}", "tensor")
+        if signature.key in keys:
+            check.fail(where, f"a second signature {_text(signature.key)!r}")
+        keys.add(signature.key)
+        _verify_dataflow(check, where, signature, model.subgraphs[signature.subgraph], tensors)
     for i, entry in enumerate(model.metadata or []):
         where = f"metadata[{i}]"
         check.index(entry.buffer, len(buffers), where, "buffer")
         if entry.name == MIN_RUNTIME_VERSION:
             _verify_runtime_version(check, where, buffers[entry.buffer], file)
+
+
+def _verify_dataflow(check: _Checker, where: str, signature: fb.SignatureDefT, subgraph: fb.SubGraphT,
+                     tensors: Sequence[fb.TensorT]) -> None:
+    """Every operator reads what exists when it runs (a signature input, a constant or an
+    earlier operator's output) and writes something else; every signature output is written
+    (an intermediate tensor may be one); names are unique."""
+    for kind, maps in (("input", signature.inputs or []), ("output", signature.outputs or [])):
+        names = [_text(m.name) for m in maps]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            check.fail(where, f"two {kind}s named {twice[0]!r}")
+    fed = {m.tensor for m in signature.inputs or []}
+    ready = fed | {t for t, tensor in enumerate(tensors) if tensor.buffer}
+    for j, op in enumerate(subgraph.operators or []):
+        op_where = f"{where} operator {j}"
+        missing = [t for t in _ints(op.inputs) if t not in ready]
+        if missing:
+            check.fail(op_where, f"reads tensor {missing[0]}, which is no signature input, constant or output of "
+                                 f"an earlier operator")
+        outputs = _ints(op.outputs)
+        if not outputs:
+            check.fail(op_where, "writes no tensor")
+        clobbered = [t for t in outputs if t in fed or tensors[t].buffer]
+        if clobbered:
+            check.fail(op_where, f"writes tensor {clobbered[0]}, a signature input or a constant")
+        ready.update(outputs)
+    unwritten = [m for m in signature.outputs or [] if m.tensor not in ready]
+    if unwritten:
+        check.fail(where, f"output {_text(unwritten[0].name)!r} (tensor {unwritten[0].tensor}) is written by no "
+                          f"operator")
+
+
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _verify_buffer(check: _Checker, i: int, buffer: fb.BufferT, file_size: int | None) -> int:

@@ -49,6 +49,11 @@ class CoreActivity:
     counts: dict
     callbacks: int
 
+    def owned(self) -> "CoreActivity":
+        """A copy whose arrays are its own (the fast mode's may be views of scratch space)."""
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name).copy() for f in dataclasses.fields(self)
+                                            if isinstance(getattr(self, f.name), np.ndarray)})
+
     @staticmethod
     def from_golden(core, entries: list, access) -> "CoreActivity":
         log = access.log if access is not None else None

@@ -31,6 +31,7 @@ from ember_tf.emulator.program import KernelProgram
 from ember_tf.emulator.rounding import bf16_bits, bf16_value, f16_bits, f16_value
 from ember_tf.emulator.rounding import round_float as _round  # a float64 rounded to an element type
 from ember_tf.emulator.rounding import round_int as _round_int  # an int64 converted to a float type
+from ember_tf.emulator.timing import CoreTiming, time_core
 from ember_tf.errors import EmulationError
 
 SUPPORTED = {DType.FLOAT32, DType.FLOAT64, DType.FLOAT16, DType.BFLOAT16, DType.INT32, DType.INT64}
@@ -1115,22 +1116,33 @@ class _Encoded:
         tables = program.jump_tables
         self.jt_data = np.concatenate(tables).astype(np.int64) if tables else np.zeros(0, np.int64)
         self.jt_start = np.cumsum([0] + [len(t) for t in tables]).astype(np.int64)
+        self.stream_ids_array = np.array(self.stream_ids, np.int64)
+        output_slots = {i for i, slot in enumerate(program.kernel.slots or []) if slot.access == 1}
+        # A kernel whose core never loads from an output: a re-run stores the same values to
+        # the same elements whatever they held, so it needs no copy of the starting outputs.
+        self.core_reads_outputs = any(ins.spec.code in (OP_LD, OP_FLD, OP_VLD, OP_VGATHER)
+                                      and ins.args[1] in output_slots for ins in code)
+        # Sizes for a new workspace: what the last run of this program needed (a rerun costs
+        # a whole pass; zeroed memory for a generous guess costs more than it saves).
         self.queue_capacity = (1 << 16, 1 << 18, 1 << 16, 64)  # entries, pool, log lines, longest buffer
         self.log_capacity = 1 << 16                              # core accesses
-        # Queues of finished runs, reused: fresh arrays cost page faults and zeroing on every run.
-        self.spare_queues: list[_Queue] = []
+        # Workspaces of finished runs, reused: fresh arrays cost page faults and zeroing on every run.
+        self.spare_workspaces: list[_Workspace] = []
         self.lock = threading.Lock()
 
-    def take_queue(self, capacity: tuple[int, int, int, int]) -> "_Queue":
+    def take_workspace(self) -> "_Workspace":
         with self.lock:
-            for i, queue in enumerate(self.spare_queues):
-                if queue.capacity == capacity:
-                    return self.spare_queues.pop(i)
-        return _Queue(capacity, len(self.st_op))
+            if self.spare_workspaces:
+                return self.spare_workspaces.pop()
+        return _Workspace(self)
 
-    def give_back(self, queue: "_Queue") -> None:
+    def give_back(self, workspace: "_Workspace") -> None:
         with self.lock:
-            self.spare_queues = [queue] + self.spare_queues[:3]
+            if len(self.spare_workspaces) < SPARE_WORKSPACES:
+                self.spare_workspaces.append(workspace)
+
+
+SPARE_WORKSPACES = 4  # per program: one per host thread running it is enough
 
 
 def _is_row_slice(program: KernelProgram, stream) -> bool:
@@ -1210,6 +1222,16 @@ _ITEMSIZE = np.zeros(max(dtypes.BY_CODE) + 1, np.int64)
 for _code, _element in dtypes.BY_CODE.items():
     _ITEMSIZE[_code] = _element.itemsize
 
+_DTYPE_CODES: dict[np.dtype, int] = {}
+
+
+def _dtype_code(dtype: np.dtype) -> int:
+    """dtypes.from_numpy, remembered (it goes through the dtype's name)."""
+    code = _DTYPE_CODES.get(dtype)
+    if code is None:
+        code = _DTYPE_CODES[dtype] = dtypes.from_numpy(dtype)
+    return code
+
 
 def _shift(line_bytes: int) -> int:
     return line_bytes.bit_length() - 1  # MachineConfig.validate ensures a power of two
@@ -1223,80 +1245,174 @@ def _encoded(program: KernelProgram, machine: MachineConfig) -> _Encoded:
     return cache[key]
 
 
+@njit(**_JIT)
+def _record(kind, ent_dtype, ent_len, n, itemsizes, cycles, entry_bytes, core_token, core_cycles):
+    """The CoreActivity's per-entry queue bytes (sized as access_unit.py sizes entries)
+    and the tokens the core spent cycles on, with those cycles; returns (callbacks,
+    tokens with cycles)."""
+    callbacks = 0
+    for e in range(n):
+        k = kind[e]
+        if k == K_TOKEN:
+            entry_bytes[e] = TOKEN_BYTES
+            callbacks += 1
+        elif k == K_INT:
+            entry_bytes[e] = 8
+        elif k == K_FLOAT:
+            entry_bytes[e] = itemsizes[ent_dtype[e]]
+        elif k == K_VECTOR:
+            entry_bytes[e] = ent_len[e] * itemsizes[ent_dtype[e]] + MASK_BYTES
+        else:
+            entry_bytes[e] = ent_len[e] * itemsizes[ent_dtype[e]] + 8
+    used = 0
+    for i in range(len(cycles)):
+        if cycles[i] != 0.0:
+            core_token[used], core_cycles[used] = i - 1, cycles[i]
+            used += 1
+    return callbacks, used
+
+
+class FastKernel:
+    """One kernel bound to its tensors for fast-mode runs: what all its core runs share
+    (the slots' addresses, shapes and element types) is worked out once, and each run
+    borrows a workspace of the program instead of allocating its scratch arrays."""
+
+    def __init__(self, program: KernelProgram, machine: MachineConfig, arrays, slot_labels,
+                 addresses: AddressMap, max_instructions: int = 1 << 31):
+        self.program, self.machine, self.enc = program, machine, _encoded(program, machine)
+        self.slot_labels, self.addresses, self.max_instructions = slot_labels, addresses, max_instructions
+        self.line_shift = _shift(addresses.line_bytes)
+        # views (kept alive here): the compiled code reads and writes these through addresses
+        self.flat = [a.reshape(-1) for a in arrays]
+        self.slot_addr = np.array([a.ctypes.data for a in self.flat], np.int64)
+        self.slot_dtype = np.array([_dtype_code(a.dtype) for a in arrays], np.int64)
+        self.slot_rows = np.array([a.shape[0] if a.ndim else 1 for a in arrays], np.int64)
+        self.slot_size = np.array([a.size for a in arrays], np.int64)
+        self.slot_rowlen = np.array([a.size // r if r else 0 for a, r in zip(arrays, self.slot_rows)], np.int64)
+        self.outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
+
+    def run_core(self, params, roots, core_id: int) -> CoreActivity:
+        """run_golden_core's twin: the same CoreActivity (arrays of its own)."""
+        workspace = self.enc.take_workspace()
+        try:
+            return self._run(workspace, params, roots, core_id).owned()
+        finally:
+            self.enc.give_back(workspace)
+
+    def time_core(self, params, roots, core_id: int, active_cores: int) -> CoreTiming:
+        """timing.time_core of run_core's activity, timed while it still lies in the
+        workspace (nothing copied out)."""
+        workspace = self.enc.take_workspace()
+        try:
+            return time_core(self._run(workspace, params, roots, core_id), self.machine, active_cores)
+        finally:
+            self.enc.give_back(workspace)
+
+    def _run(self, workspace: "_Workspace", params, roots, core_id: int) -> CoreActivity:
+        """Runs one core; the activity's arrays are views of the workspace."""
+        params = np.array(params, np.int64)
+        if self.machine.has_access_unit and roots:
+            queue = self._fill_queue(workspace, params, roots)
+        else:
+            queue = _EMPTY_QUEUE
+        n_acc = self._run_core(workspace, params, queue, core_id)
+        return self._activity(workspace, queue, n_acc, core_id)
+
+    def _fill_queue(self, workspace: "_Workspace", params, roots) -> "_Queue":
+        """The access unit's run over `roots`, into the workspace's queue (grown, and the
+        run repeated, when it was short)."""
+        enc, err = self.enc, workspace.err
+        if workspace.queue is None:
+            workspace.queue = _Queue(enc.queue_capacity, len(enc.st_op))
+        roots = np.array(roots, np.int64)
+        while True:
+            queue = workspace.queue
+            err[:] = 0
+            needed = _access(
+                enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
+                enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
+                enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct,
+                enc.st_prefetch, enc.tu_row_copy, enc.rule_start, enc.rule_stream, enc.rule_cb,
+                roots, params, self.program.int_constants, self.slot_addr, self.slot_dtype, self.slot_rows,
+                self.slot_rowlen, self.slot_size, self.addresses.base, self.addresses.itemsize, self.line_shift,
+                err, queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype,
+                queue.ent_iter, queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line,
+                queue.buf_f, queue.buf_i, workspace.access_i, workspace.access_f, workspace.stream_i,
+                workspace.stream_f)
+            if err[0]:
+                raise _access_fault(self.program, enc, self.slot_labels, err)
+            needed = tuple(int(v) for v in needed)
+            n, n_pool, n_log, max_buf, trailing = needed
+            if all(need <= have for need, have in zip(needed[:4], queue.capacity)):
+                queue.n, queue.n_log, queue.trailing = n, n_log, trailing
+                enc.queue_capacity = needed[:4]
+                return queue
+            workspace.queue = _Queue(tuple(max(need, have) for need, have in zip(needed[:4], queue.capacity)),
+                                     len(enc.st_op))
+
+    def _run_core(self, workspace: "_Workspace", params, queue: "_Queue", core_id: int) -> int:
+        """The core's run to its halt (repeated with a longer access log when it was
+        short); returns the length of its access log."""
+        enc, program, machine, err = self.enc, self.program, self.machine, workspace.err
+        n = queue.n
+        cycles = workspace.cycles_for(n + 1)
+        # A re-run starts from the tensors as they were when this core started. The kernel's
+        # cores run one after another on zeroed outputs (interpreter), so only the later cores,
+        # which may see what earlier ones wrote, need a copy; the first re-runs from zeros.
+        initial = None
+        if enc.core_reads_outputs:
+            initial = [o.copy() for o in self.outputs] if core_id else [0] * len(self.outputs)
+        while True:
+            cycles[:] = 0.0
+            workspace.counts[:] = 0
+            err[:] = 0
+            n_acc = _core(
+                enc.exe_op, enc.exe_args, enc.exe_cost, enc.exe_group, enc.jt_data, enc.jt_start,
+                program.int_constants, program.float_constants, params, queue.kind, queue.ent_a, queue.ent_f,
+                queue.ent_len, queue.ent_mask, queue.ent_dtype, n, queue.pool_f, queue.pool_i, self.slot_addr,
+                self.slot_dtype, self.slot_size, self.addresses.base, self.addresses.itemsize, self.line_shift,
+                machine.vector_bytes, float(machine.callback_dispatch_cycles), self.max_instructions, err, cycles,
+                workspace.counts, workspace.acc_token, workspace.acc_line, workspace.acc_store, workspace.regs_i,
+                workspace.regs_f, workspace.vector_f, workspace.vector_i, workspace.runs)
+            if err[0]:
+                raise _core_fault(program, core_id, err, self.max_instructions, self.slot_labels)
+            if n_acc <= len(workspace.acc_line):
+                enc.log_capacity = max(n_acc, 1)
+                return n_acc
+            # the log was short: run again from the starting tensors with room for all of it
+            workspace.grow_log(n_acc)
+            for output, start in zip(self.outputs, initial or []):
+                output[...] = start
+
+    def _activity(self, workspace: "_Workspace", queue: "_Queue", n_acc: int, core_id: int) -> CoreActivity:
+        n, n_log, enc = queue.n, queue.n_log, self.enc
+        entry_bytes = np.empty(n, np.int64)
+        core_token, core_cycles = np.empty(n + 1, np.int64), np.empty(n + 1, np.float64)
+        callbacks, used = _record(queue.kind, queue.ent_dtype, queue.ent_len, n, _ITEMSIZE, workspace.cycles[:n + 1],
+                                  entry_bytes, core_token, core_cycles)
+        return CoreActivity(
+            core_id=core_id,
+            entry_bytes=entry_bytes,
+            entry_iterations=queue.ent_iter[:n],
+            trailing_iterations=int(queue.trailing),
+            au_entry=queue.log_entry[:n_log],
+            au_stream=enc.stream_ids_array[queue.log_stream[:n_log]],
+            au_line=queue.log_line[:n_log],
+            core_token=core_token[:used],
+            core_cycles=core_cycles[:used],
+            access_token=workspace.acc_token[:n_acc],
+            access_line=workspace.acc_line[:n_acc],
+            access_store=workspace.acc_store[:n_acc],
+            counts={g: int(c) for g, c in zip(GROUPS, workspace.counts) if c},
+            callbacks=int(callbacks),
+        )
+
+
 def run_fast_core(program: KernelProgram, machine: MachineConfig, arrays, params, roots, slot_labels,
                   addresses: AddressMap, core_id: int, max_instructions: int = 1 << 31) -> CoreActivity:
     """run_golden_core's twin: same arguments, same CoreActivity."""
-    enc = _encoded(program, machine)
-    flat = [a.reshape(-1) for a in arrays]  # views: the compiled code reads and writes these through addresses
-    slot_addr = np.array([a.ctypes.data for a in flat], np.int64)
-    slot_dtype = np.array([dtypes.from_numpy(a.dtype) for a in arrays], np.int64)
-    slot_rows = np.array([a.shape[0] if a.ndim else 1 for a in arrays], np.int64)
-    slot_size = np.array([a.size for a in arrays], np.int64)
-    slot_rowlen = np.array([a.size // r if r else 0 for a, r in zip(arrays, slot_rows)], np.int64)
-    params_a = np.array(params, np.int64)
-    err = np.zeros(8, np.int64)
-    if machine.has_access_unit and roots:
-        queue = _run_access(enc, program, roots, params_a, slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
-                            addresses, slot_labels, arrays)
-    else:
-        queue = _Queue.empty()
-    kind, n = queue.kind, queue.n
-    outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
-    capacity = enc.log_capacity
-    # A re-run starts from the tensors as they were when this core started. The kernel's
-    # cores run one after another on zeroed outputs (interpreter), so only the later cores,
-    # which may see what earlier ones wrote, need a copy; the first re-runs from zeros.
-    initial = [o.copy() for o in outputs] if core_id else [0] * len(outputs)
-    while True:
-        cycles, counts = np.zeros(n + 1, np.float64), np.zeros(8, np.int64)
-        acc_token, acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
-        acc_store = np.zeros(capacity, np.bool_)
-        n_acc = _core(
-            enc.exe_op, enc.exe_args, enc.exe_cost, enc.exe_group, enc.jt_data, enc.jt_start, program.int_constants,
-            program.float_constants, params_a, kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask,
-            queue.ent_dtype, n, queue.pool_f, queue.pool_i, slot_addr, slot_dtype, slot_size, addresses.base,
-            addresses.itemsize, _shift(addresses.line_bytes), machine.vector_bytes, float(machine.callback_dispatch_cycles),
-            max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
-            np.zeros((12, MAX_LANES), np.int64), np.zeros((4, MAX_LANES), np.float64),
-            np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64),
-            np.zeros(len(enc.exe_op), np.int64))
-        if err[0]:
-            raise _core_fault(program, core_id, err, max_instructions, slot_labels)
-        if n_acc <= capacity:
-            enc.log_capacity = max(n_acc, 1)
-            break
-        capacity = n_acc  # the log was short: run again from the starting tensors with room for all of it
-        for output, start in zip(outputs, initial):
-            output[...] = start
-    ent_iter, ent_dtype, ent_len, trailing = queue.ent_iter, queue.ent_dtype, queue.ent_len, queue.trailing
-    log_entry, log_stream, log_line, n_log = queue.log_entry, queue.log_stream, queue.log_line, queue.n_log
-    kind = kind[:n]
-    sizes = np.full(n, TOKEN_BYTES, np.int64)
-    itemsize = _ITEMSIZE[ent_dtype[:n]]
-    sizes[kind == K_INT] = 8
-    sizes[kind == K_FLOAT] = itemsize[kind == K_FLOAT]
-    sizes[kind == K_VECTOR] = (ent_len[:n] * itemsize + MASK_BYTES)[kind == K_VECTOR]
-    sizes[kind == K_BUFFER] = (ent_len[:n] * itemsize + 8)[kind == K_BUFFER]
-    used = np.nonzero(cycles)[0]
-    activity = CoreActivity(
-        core_id=core_id,
-        entry_bytes=sizes,
-        entry_iterations=ent_iter[:n].copy(),
-        trailing_iterations=int(trailing),
-        au_entry=log_entry[:n_log].copy(),
-        au_stream=np.array(enc.stream_ids, np.int64)[log_stream[:n_log]] if n_log else np.zeros(0, np.int64),
-        au_line=log_line[:n_log].copy(),
-        core_token=used - 1,
-        core_cycles=cycles[used],
-        access_token=acc_token[:n_acc].copy(),
-        access_line=acc_line[:n_acc].copy(),
-        access_store=acc_store[:n_acc].copy(),
-        counts={g: int(c) for g, c in zip(GROUPS, counts) if c},
-        callbacks=int(np.count_nonzero(kind == K_TOKEN)),
-    )
-    if queue.capacity != (0, 0, 0, 0):
-        enc.give_back(queue)  # everything needed was copied out above
-    return activity
+    return FastKernel(program, machine, arrays, slot_labels, addresses, max_instructions).run_core(
+        params, roots, core_id)
 
 
 class _Queue:
@@ -1315,44 +1431,38 @@ class _Queue:
         self.buf_i = np.zeros((max(n_streams, 1), buffer), np.int64)
         self.n = self.n_log = self.trailing = 0
 
-    @staticmethod
-    def empty() -> "_Queue":
-        return _Queue((0, 0, 0, 0), 0)
+
+_EMPTY_QUEUE = _Queue((0, 0, 0, 0), 0)  # a core without access-unit runs reads no entry of it
 
 
-def _run_access(enc: _Encoded, program: KernelProgram, roots, params, slot_addr, slot_dtype, slot_rows,
-                slot_rowlen, slot_size, addresses: AddressMap, labels, arrays) -> _Queue:
-    # Sized by what this program needed last time (a rerun costs a whole pass; zeroed
-    # memory for a generous guess costs more than it saves).
-    capacity = enc.queue_capacity
-    streams = max(len(enc.st_op), 1)
-    width = max(MAX_LANES, streams, len(enc.tu_kind) + 1)  # scratch rows: per stream, per TU, per lane
-    while True:
-        queue = enc.take_queue(capacity)
-        err = np.zeros(8, np.int64)
-        needed = _access(
-            enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
-            enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
-            enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct, enc.st_prefetch,
-            enc.tu_row_copy,
-            enc.rule_start,
-            enc.rule_stream,
-            enc.rule_cb,
-            np.array(roots, np.int64), params, program.int_constants, slot_addr, slot_dtype, slot_rows,
-            slot_rowlen, slot_size, addresses.base, addresses.itemsize, _shift(addresses.line_bytes), err,
-            queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype, queue.ent_iter,
-            queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line, queue.buf_f, queue.buf_i,
-            np.zeros((10, width), np.int64), np.zeros((1, width), np.float64),
-            np.zeros((streams, MAX_LANES), np.int64), np.zeros((streams, MAX_LANES), np.float64))
-        if err[0]:
-            raise _access_fault(program, enc, labels, err)
-        n, n_pool, n_log, max_buf, trailing = (int(v) for v in needed)
-        if n <= capacity[0] and n_pool <= capacity[1] and n_log <= capacity[2] and max_buf <= capacity[3]:
-            queue.n, queue.n_log, queue.trailing = n, n_log, trailing
-            enc.queue_capacity = (n, n_pool, n_log, max_buf)
-            return queue
-        capacity = (max(n, capacity[0]), max(n_pool, capacity[1]), max(n_log, capacity[2]),
-                    max(max_buf, capacity[3]))
+class _Workspace:
+    """What one core run writes besides the tensors: the access unit's queue and scratch
+    rows, the core's registers, counts, per-token cycles and access log. Every compiled
+    function clears what it reads before it reads it, or the caller does (cycles, counts,
+    err), so a workspace passes from run to run as it is."""
+
+    def __init__(self, enc: _Encoded):
+        streams = max(len(enc.st_op), 1)
+        width = max(MAX_LANES, streams, len(enc.tu_kind) + 1)  # access scratch rows: per stream, per TU, per lane
+        self.queue: _Queue | None = None  # made by the first access-unit run
+        self.access_i, self.access_f = np.zeros((10, width), np.int64), np.zeros((1, width), np.float64)
+        self.stream_i, self.stream_f = np.zeros((streams, MAX_LANES), np.int64), np.zeros((streams, MAX_LANES))
+        self.err = np.zeros(8, np.int64)
+        self.regs_i, self.regs_f = np.zeros((12, MAX_LANES), np.int64), np.zeros((4, MAX_LANES), np.float64)
+        self.vector_f, self.vector_i = np.zeros((36, MAX_LANES), np.float64), np.zeros((36, MAX_LANES), np.int64)
+        self.runs = np.zeros(len(enc.exe_op), np.int64)
+        self.counts = np.zeros(8, np.int64)
+        self.cycles = np.zeros(0, np.float64)
+        self.grow_log(enc.log_capacity)
+
+    def cycles_for(self, n: int) -> np.ndarray:
+        if len(self.cycles) < n:
+            self.cycles = np.zeros(n, np.float64)
+        return self.cycles[:n]
+
+    def grow_log(self, capacity: int) -> None:
+        self.acc_token, self.acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
+        self.acc_store = np.zeros(capacity, np.bool_)
 
 
 def _access_fault(program: KernelProgram, enc: _Encoded, labels, err) -> EmulationError:

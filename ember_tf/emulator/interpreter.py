@@ -236,18 +236,15 @@ class Interpreter:
 
     def _execute_kernel(self, program: KernelProgram, arrays, params, labels, address_map) -> KernelStats:
         machine = self.machine
-        run_core = _MODES[self.mode]()
+        kernel = _MODES[self.mode]()(program, machine, arrays, labels, address_map, self.max_instructions)
         copies = max(1, program.kernel.copies) if not program.roots else 1
         if copies > 1:
-            return self._execute_copies(program, run_core, copies, arrays, params, labels, address_map)
+            return self._execute_copies(program, kernel, copies, params)
         assignment = _assign_roots(program, machine.cores)
-        activities = [run_core(program, machine, arrays, params, roots, labels, address_map, core,
-                               self.max_instructions)
-                      for core, roots in enumerate(assignment)]
-        timings = [time_core(a, machine, len(assignment)) for a in activities]
+        timings = [kernel.time_core(params, roots, core, len(assignment)) for core, roots in enumerate(assignment)]
         return kernel_stats(program.name, machine, timings)
 
-    def _execute_copies(self, program, run_core, copies: int, arrays, params, labels, address_map) -> KernelStats:
+    def _execute_copies(self, program, kernel, copies: int, params) -> KernelStats:
         """A kernel the cores split by themselves: copy c runs with its COPY params set to c,
         round-robin over the cores; a core with several copies runs them in turn."""
         machine = self.machine
@@ -262,9 +259,7 @@ class Interpreter:
                     own[i] = copy
                 # copies run one after another here: each its own run number (a fast-mode re-run
                 # restores the outputs as that run found them)
-                activity = run_core(program, machine, arrays, own, [], labels, address_map, copy,
-                                    self.max_instructions)
-                runs.append(time_core(activity, machine, used))
+                runs.append(kernel.time_core(own, [], copy, used))
             timings.append(one_after_another(core, runs))
         return kernel_stats(program.name, machine, timings)
 
@@ -288,13 +283,28 @@ def _independent_waves(operators) -> list[list[fb.OperatorT]]:
     return waves
 
 
-def _fast_core():
-    from ember_tf.emulator.fast import run_fast_core  # numba compiles on first use
+class _GoldenKernel:
+    """One kernel bound to its tensors for golden-mode runs (fast.FastKernel's twin):
+    time_core runs one core and times its activity."""
 
-    return run_fast_core
+    def __init__(self, program: KernelProgram, machine: MachineConfig, arrays, labels, address_map: AddressMap,
+                 max_instructions: int):
+        self.program, self.machine, self.arrays = program, machine, arrays
+        self.labels, self.address_map, self.max_instructions = labels, address_map, max_instructions
+
+    def time_core(self, params, roots, core_id: int, active_cores: int):
+        activity = run_golden_core(self.program, self.machine, self.arrays, params, roots, self.labels,
+                                   self.address_map, core_id, self.max_instructions)
+        return time_core(activity, self.machine, active_cores)
 
 
-_MODES = {"golden": lambda: run_golden_core, "fast": _fast_core}
+def _fast_kernel():
+    from ember_tf.emulator.fast import FastKernel  # numba compiles on first use
+
+    return FastKernel
+
+
+_MODES = {"golden": lambda: _GoldenKernel, "fast": _fast_kernel}
 
 
 INT64_MAX = (1 << 63) - 1

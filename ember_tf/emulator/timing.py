@@ -131,16 +131,36 @@ def _distinct(lines: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
+def _coalesced(streams: np.ndarray, lines: np.ndarray, entries: np.ndarray):
+    """The accesses coalesce() keeps: their lines and entries."""
+    n = len(lines)
+    kept_lines, kept_entries = np.empty(n, np.int64), np.empty(n, np.int64)
+    if n == 0:
+        return kept_lines, kept_entries
+    previous = np.full(streams.max() + 1, -1, dtype=np.int64)
+    kept = 0
+    for i in range(n):
+        if previous[streams[i]] != lines[i]:
+            kept_lines[kept], kept_entries[kept] = lines[i], entries[i]
+            kept += 1
+        previous[streams[i]] = lines[i]
+    return kept_lines[:kept], kept_entries[:kept]
+
+
+@njit(cache=True, nogil=True)
 def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au_line, access_token,
                 access_line, access_store, core_token, core_cycles, chunk_bytes, llc_window, l1_window,
                 llc_latency, dram_latency, mlp):
     """Per-chunk work of one core: access-unit iterations, LLC hits and DRAM misses,
     core cycles (instructions and stalls of its loads), bytes queued; plus totals."""
     n_entries = len(entry_bytes)
-    entry_chunk = np.zeros(n_entries, np.int64)
-    position = 0
+    entry_chunk = np.empty(n_entries, np.int64)
+    position, chunk, boundary = 0, 0, chunk_bytes  # entry_chunk[e] = position // chunk_bytes
     for e in range(n_entries):
-        entry_chunk[e] = position // chunk_bytes
+        while position >= boundary:
+            chunk += 1
+            boundary += chunk_bytes
+        entry_chunk[e] = chunk
         position += entry_bytes[e]
     n_chunks = entry_chunk[-1] + 1 if n_entries else 1
     iterations, hits, misses = np.zeros(n_chunks), np.zeros(n_chunks), np.zeros(n_chunks)
@@ -150,14 +170,14 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
         fill[entry_chunk[e]] += entry_bytes[e]
     iterations[n_chunks - 1] += trailing
 
-    kept = coalesce(au_stream, au_line)
-    requests = au_line[kept]
-    request_entry = au_entry[kept]
+    requests, request_entry = _coalesced(au_stream, au_line, au_entry)
     llc_hit = recency_hits(requests, llc_window)
+    llc_hits = 0
     for i in range(len(requests)):
         chunk = _chunk_of(request_entry[i], entry_chunk, n_chunks)
         if llc_hit[i]:
             hits[chunk] += 1
+            llc_hits += 1
         else:
             misses[chunk] += 1
 
@@ -180,7 +200,7 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
         dram_reads += 0 if llc_hit_core[i] else 1
         core[_chunk_of(tokens[i], entry_chunk, n_chunks)] += stall / mlp
     written_lines = _distinct(lines[stores]) if written else 0
-    counts = np.array([len(requests), np.count_nonzero(llc_hit), loads, l1_hits, dram_reads, written_lines])
+    counts = np.array([len(requests), llc_hits, loads, l1_hits, dram_reads, written_lines, position])
     return n_chunks, iterations, hits, misses, core, fill, counts
 
 
@@ -195,19 +215,35 @@ def _chunk_of(entry, entry_chunk, n_chunks):
 
 
 @njit(cache=True, nogil=True)
-def _pipeline(au, core, buffers, startup):
-    """Start and end of each chunk on the access unit and on the core."""
-    n = len(au)
+def _pipeline(iterations, hits, misses, core, has_access_unit, lane_rate, dram_latency, outstanding, line, bw_share,
+              llc_latency, buffers):
+    """The access unit's time per chunk (au[k]: the slowest of its limits), then the
+    start and end of each chunk on the access unit and on the core; also the access
+    unit's wait before each chunk, the startup and the DRAM misses in all."""
+    n = len(iterations)
+    au = np.zeros(n)
+    total_misses = 0.0  # a count: exact in any order
+    if has_access_unit:
+        for k in range(n):
+            au[k] = np.maximum(np.maximum(np.maximum(iterations[k] / lane_rate, misses[k] * dram_latency / outstanding),
+                                          misses[k] * line / bw_share), hits[k] * llc_latency / outstanding)
+            total_misses += misses[k]
+    else:
+        for k in range(n):
+            total_misses += misses[k]
+    startup = dram_latency if has_access_unit and total_misses != 0.0 else 0.0
     au_start, au_end = np.zeros(n), np.zeros(n)
     core_start, core_end = np.zeros(n), np.zeros(n)
+    au_waits = np.zeros(n)
     previous_au, previous_core = startup, 0.0
     for k in range(n):
         free = core_end[k - buffers] if k >= buffers else 0.0
         au_start[k] = max(previous_au, free)
+        au_waits[k] = au_start[k] - previous_au
         au_end[k] = previous_au = au_start[k] + au[k]
         core_start[k] = max(previous_core, au_end[k])
         core_end[k] = previous_core = core_start[k] + core[k]
-    return au_start, au_end, core_start, core_end
+    return au, au_start, au_end, core_start, core_end, au_waits, startup, total_misses
 
 
 def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int) -> CoreTiming:
@@ -219,28 +255,26 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         activity.au_stream, activity.au_line, activity.access_token, activity.access_line, activity.access_store,
         activity.core_token, activity.core_cycles, machine.queue_chunk_bytes, machine.llc_bytes // line,
         machine.l1_bytes // line, machine.llc_latency_cycles, machine.dram_latency_cycles, machine.mlp)
-    requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines = (int(c) for c in counts)
-    au = np.maximum.reduce([
-        iterations / (machine.lanes * machine.au_elements_per_lane_cycle),
-        misses * machine.dram_latency_cycles / machine.outstanding_requests,
-        misses * line / bw_share,
-        hits * machine.llc_latency_cycles / machine.outstanding_requests,
-    ]) if machine.has_access_unit else np.zeros(n_chunks)
+    requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines, queue_bytes = (
+        int(c) for c in counts)
 
     # The chunk pipeline.
-    startup = machine.dram_latency_cycles if machine.has_access_unit and misses.sum() else 0.0
-    au_start, au_end, core_start, core_end = _pipeline(au.astype(np.float64), core.astype(np.float64),
-                                                       machine.queue_chunks, float(startup))
-    dram_reads = int(misses.sum()) + core_dram_reads
+    au, au_start, au_end, core_start, core_end, au_waits, startup, total_misses = _pipeline(
+        iterations, hits, misses, core, machine.has_access_unit,
+        float(machine.lanes * machine.au_elements_per_lane_cycle), float(machine.dram_latency_cycles),
+        float(machine.outstanding_requests), float(line), float(bw_share), float(machine.llc_latency_cycles),
+        machine.queue_chunks)
+    dram_reads = int(total_misses) + core_dram_reads
     dram_bytes = (dram_reads + written_lines) * line
     cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
+    core_busy = float(core.sum())  # numpy's sums (pairwise): the cycles do not depend on the host's code
     return CoreTiming(
         core_id=activity.core_id,
         cycles=cycles,
         au_busy=float(au.sum()),
-        au_stalled=float((au_start - np.concatenate(([startup], au_end[:-1]))).sum()),
-        core_busy=float(core.sum()),
-        core_stalled=float(cycles - core.sum()),
+        au_stalled=float(au_waits.sum()),
+        core_busy=core_busy,
+        core_stalled=float(cycles - core_busy),
         au_requests=requests,
         llc_hits=llc_hits,
         dram_reads=dram_reads,
@@ -248,7 +282,7 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         core_l1_hits=core_l1_hits,
         dram_writes=written_lines,
         dram_bytes=dram_bytes,
-        queue_bytes=int(activity.entry_bytes.sum()),
+        queue_bytes=queue_bytes,
         chunks=n_chunks,
         callbacks=activity.callbacks,
         counts=activity.counts,

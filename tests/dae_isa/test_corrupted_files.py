@@ -454,6 +454,37 @@ variant("execute_code_empty", r"execute_code is empty",
         edited(lambda m: (setattr(m.kernels[0], "executeCode", np.zeros(0, np.uint64)),
                           setattr(m.kernels[0], "jumpTables", []))))
 
+# -- dataflow ----------------------------------------------------------------------
+# gather.dasm: tensor 0 "ids" (signature input), 1 "table" (constant), 2 "out" (the kernel's output)
+
+
+def _copy_map(item):
+    copy = fb.TensorMapT()
+    copy.name, copy.tensor = item.name, item.tensor
+    return copy
+
+
+def _second_signature(m):
+    twin = fb.SignatureDefT()
+    twin.key, twin.subgraph = m.signatureDefs[0].key, 0
+    twin.inputs = [_copy_map(i) for i in m.signatureDefs[0].inputs]
+    twin.outputs = [_copy_map(o) for o in m.signatureDefs[0].outputs]
+    m.signatureDefs.append(twin)
+
+
+variant("signature_inputs_same_name", r"signature_defs\[0\]: two inputs named 'ids'",
+        edited(lambda m: m.signatureDefs[0].inputs.append(_copy_map(m.signatureDefs[0].inputs[0]))))
+variant("signature_key_twice", r"signature_defs\[1\]: a second signature 'serving_default'",
+        edited(_second_signature))
+variant("signature_output_unwritten", r"signature_defs\[0\]: output 'out' \(tensor 2\) is written by no operator",
+        edited(lambda m: setattr(m.subgraphs[0], "operators", [])))
+variant("operator_reads_before_written", r"signature_defs\[0\] operator 0: reads tensor 2, which is no signature "
+                                         r"input, constant or output of an earlier operator",
+        edited(lambda m: setattr(m.subgraphs[0].operators[0], "inputs", [0, 2])))
+variant("operator_writes_a_constant", r"signature_defs\[0\] operator 0: writes tensor 1, a signature input or a "
+                                      r"constant",
+        edited(lambda m: setattr(m.subgraphs[0].operators[0], "outputs", [1])))
+
 # The real console script: one or two of each kind.
 SUBPROCESS_VARIANTS = [
     "truncated_to_0", "truncated_to_half", "truncated_to_len-1", "external_truncated_to_len-1",
@@ -462,7 +493,7 @@ SUBPROCESS_VARIANTS = [
     "tensor_name_not_utf8", "external_offset_past_end", "schema_version_newer", "kernel_name_with_newline",
     "min_runtime_version_newer", "operator_tensor_index", "label_beyond_code", "stray_bits", "tu_undefined_parent",
     "operator_slot_dtype_mismatch", "one_kernel_shared_1000_times", "param_element_of_float_slot",
-    "param_unknown_kind",
+    "param_unknown_kind", "signature_output_unwritten",
 ]
 
 
