@@ -85,7 +85,8 @@ class _Verifier:
 
     def need(self, pos: int, length: int, align: int, where: str) -> None:
         if pos < 0 or pos + length > self.size:
-            self.fail(where, f"offset {pos} (+{length} bytes) lies outside the {self.size}-byte file")
+            hint = " (truncated?)" if pos >= 0 else ""
+            self.fail(where, f"offset {pos} (+{length} bytes) lies outside the {self.size}-byte file{hint}")
         if pos % align:
             self.fail(where, f"offset {pos} is not {align}-byte aligned")
         self.end = max(self.end, pos + length)
@@ -167,7 +168,7 @@ def verify_structure(buf, identifier: bytes = b"DAE1") -> None:
     """Raises DaebinFormatError unless buf is a well-formed Model FlatBuffer."""
     verifier = _Verifier(buf)
     if verifier.size < 8:
-        verifier.fail("header", f"file is {verifier.size} bytes, too short for a FlatBuffer")
+        verifier.fail("header", f"file is {verifier.size} bytes, too short for a FlatBuffer (truncated?)")
     if bytes(verifier.buf[4:8]) != identifier:
         verifier.fail("header", f"file identifier is {bytes(verifier.buf[4:8])!r}, expected {identifier!r}")
     verifier.table(verifier.follow(0, "root"), "Model", "model", 0)

@@ -152,7 +152,7 @@ def _verify_buffer(check: _Checker, i: int, buffer: fb.BufferT, file_size: int |
         check.fail(where, f"external data offset {offset} is not {EXTERNAL_ALIGNMENT}-byte aligned")
     if offset and file_size is not None and offset + size > file_size:
         check.fail(where, f"external data at offset {offset} (+{size} bytes) runs past the end of the "
-                          f"{file_size}-byte file")
+                          f"{file_size}-byte file (truncated?)")
     return max(inline, size)
 
 

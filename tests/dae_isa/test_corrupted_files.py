@@ -213,10 +213,10 @@ for _label, _length in [
     ("three_quarters", lambda n: 3 * n // 4), ("len-16", lambda n: n - 16), ("len-4", lambda n: n - 4),
     ("len-2", lambda n: n - 2), ("len-1", lambda n: n - 1),
 ]:
-    variant(f"truncated_to_{_label}", rf"file is empty|too short for a FlatBuffer|{OUTSIDE}|truncated"
-                                      r"|not NUL-terminated",
+    variant(f"truncated_to_{_label}", r"file is empty|truncated",   # it says so
             (lambda length: lambda: inline_bytes()[:length(len(inline_bytes()))])(_length))
-variant("external_truncated_to_len-1", r"buffers\[1\]: external data at offset \d+ \(\+\d+ bytes\) runs past the end",
+variant("external_truncated_to_len-1", r"buffers\[1\]: external data at offset \d+ \(\+\d+ bytes\) runs past the end"
+                                       r".*\(truncated\?\)",
         lambda: external_bytes()[:-1])
 variant("external_truncated_to_flatbuffer", r"buffers\[1\]: external data .* runs past the end",
         lambda: external_bytes()[:struct.unpack_from("<Q", external_bytes(),
