@@ -10,6 +10,7 @@ import json
 import os
 import pathlib
 import sys
+import textwrap
 import zipfile
 
 import numpy as np
@@ -119,6 +120,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     from ember_tf.compiler import CompileOptions
     from ember_tf.converter import Converter
 
+    _check_writable(args.output)
     keys = [k for k in (args.signature_key or "").split(",") if k] or None
     tags = [t for t in args.tags.split(",") if t]
     options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
@@ -256,6 +258,18 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
+def _check_writable(*paths: str | None) -> None:
+    """Output paths whose directory is missing fail before any work is done."""
+    for path in paths:
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise EmberError(f"{path}: cannot write: directory {folder} does not exist")
+        if os.path.isdir(path):
+            raise EmberError(f"{path}: cannot write: it is a directory")
+
+
 def _savez(file, arrays: dict[str, np.ndarray]) -> None:
     """An .npz that loads without pickles: string outputs (objects holding bytes) as bytes arrays."""
     np.savez(file, **{k: v.astype(bytes) if v.dtype == object else v for k, v in arrays.items()})
@@ -290,8 +304,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     if (args.inputs is None) == (args.warmup_requests is None):
         raise EmberError("give exactly one of --inputs and --warmup_requests")
-    if args.inputs is not None and args.outputs is None:
-        raise EmberError("--inputs needs --outputs")
+    _check_writable(args.outputs, args.stats_json, args.trace_out)
     overrides = {name: holder.value for name, holder in _MACHINE_FLAGS.items()}
     interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode, **overrides)
     _refuse_stale(args.model, interpreter.model)
@@ -307,7 +320,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     except EmberError as e:
         raise EmberError(f"{args.model}: {e}") from None
     stats = interpreter.last_stats
-    files = {args.outputs: lambda f: _savez(f, outputs)}
+    files = {args.outputs: lambda f: _savez(f, outputs)} if args.outputs else {}
     if args.stats_json:
         files[args.stats_json] = lambda f: f.write(json.dumps(stats.to_json(), indent=2).encode())
     if args.trace_out:
@@ -317,7 +330,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     if stats.host_segments:
         print(f"  DAE kernels {stats.kernel_cycles:,} cycles, host segments {stats.host_cycles:,} cycles "
               f"({sum(h.flops for h in stats.host_segments):,} FLOPs on the matrix units)")
-    print(f"wrote {args.outputs}: {', '.join(f'{k} {list(v.shape)}' for k, v in outputs.items())}")
+    shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in outputs.items())
+    print(f"wrote {args.outputs}: {shapes}" if args.outputs else f"outputs (not written: no --outputs): {shapes}")
 
 
 def _stats_line(stats) -> str:
@@ -374,10 +388,51 @@ def cmd_attach(args: argparse.Namespace) -> None:
           f"{args.saved_model} compiled for {args.target}")
 
 
+def _flag_list(holders, title: str) -> str:
+    """An epilog listing absl flags a subcommand reads (they are global, so argparse's own
+    help does not show them), with their defaults."""
+    lines = [f"{title}:"]
+    for holder in holders:
+        default = "" if holder.default in (None, []) else f" (default: {holder.default})"
+        lines.append(textwrap.fill(f"--{holder.name}  {flags.FLAGS[holder.name].help}{default}", width=100,
+                                   initial_indent="  ", subsequent_indent="      "))
+    return "\n".join(lines)
+
+
+_COMPILER_FLAGS = "compiler flags"
+
+
+def _compiler_epilog() -> str:
+    return _flag_list((_OPT_LEVEL, _PRINT_IR_AFTER, _DISABLE_PASS), _COMPILER_FLAGS)
+
+
+def _machine_epilog() -> str:
+    names = ", ".join(f"--{name}" for name in _MACHINE_FLAGS)
+    return textwrap.fill(f"machine overrides (each replaces one parameter of --machine's file; default: the "
+                         f"file's value): {names}", width=100)
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Each option's default in its help (when it has one); epilogs kept as written."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text \
+                and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse_flags.ArgumentParser(
         prog="ember-tf", description="Compile embedding operations for a Decoupled Access-Execute machine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = commands.add_parser
+
+    def command(name: str, epilog: str | None = None, **kwargs):
+        return add_parser(name, formatter_class=_HelpFormatter, epilog=epilog, **kwargs)
+
+    commands.add_parser = command
 
     p = commands.add_parser("asm", help="assemble a .dasm file into a .daebin")
     p.add_argument("source", help="input .dasm")
@@ -395,12 +450,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=cmd_inspect)
 
-    p = commands.add_parser("run", help="emulate a .daebin on inputs from an .npz")
+    p = commands.add_parser("run", help="emulate a .daebin on inputs from an .npz", epilog=_machine_epilog())
     p.add_argument("model", help="input .daebin")
     p.add_argument("--inputs", default=None, help=".npz with one array per signature input")
     p.add_argument("--warmup_requests", default=None,
                    help="replay a TF Serving warmup file (TFRecord of PredictionLog) instead of --inputs")
-    p.add_argument("--outputs", default=None, help=".npz to write the signature outputs to")
+    p.add_argument("--outputs", default=None, help=".npz to write the signature outputs to (without it: "
+                                                    "statistics only)")
     p.add_argument("--signature_key", default=None, help="signature to run (default: the only one, or "
                                                           "serving_default)")
     p.add_argument("--machine", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
@@ -411,7 +467,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_run)
 
     p = commands.add_parser("convert", help="convert a SavedModel or an HLO module to a .daebin (--opt_level, "
-                                           "--print_ir_after, --disable_pass)")
+                                           "--print_ir_after, --disable_pass)", epilog=_compiler_epilog())
     p.add_argument("source", help="SavedModel directory, HLO text (.hlo, .txt) or serialized HloModuleProto (.pb)")
     p.add_argument("output", help="output .daebin")
     p.add_argument("--signature_key", default=None, help="signatures to convert, comma separated (default: all)")
@@ -422,7 +478,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_convert)
 
     p = commands.add_parser("attach", help="convert a SavedModel and write the program into its assets.extra/ "
-                                          "atomically (for TF Serving)")
+                                          "atomically (for TF Serving)", epilog=_compiler_epilog())
     p.add_argument("saved_model", help="SavedModel directory (a serving version directory)")
     p.add_argument("--signature_key", default="serving_default", help="signature to convert")
     p.add_argument("--filename", default="model.daebin", help="name of the program in assets.extra/")
@@ -430,7 +486,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_attach)
 
     p = commands.add_parser("compile", help="compile one embedding operation into a .daebin "
-                                           "(--opt_level, --print_ir_after, --disable_pass)")
+                                           "(--opt_level, --print_ir_after, --disable_pass)", epilog=_compiler_epilog())
     p.add_argument("op", choices=["gather", "embedding_bag", "segment_sum", "spmm_csr", "ragged_gather"])
     p.add_argument("output", help="output .daebin")
     p.add_argument("--dim", type=int, required=True, help="row width D of the table")

@@ -131,3 +131,43 @@ def test_compile_errors_are_one_line(tmp_path, flag, message):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_help_lists_what_each_subcommand_takes_with_defaults():
+    convert = ember_tf("convert", "--help").stdout
+    for needle in ("--opt_level", "(default: 3)", "--print_ir_after", "--disable_pass", "--target",
+                   "(default: tmu)", "gpu"):
+        assert needle in convert, needle
+    run = ember_tf("run", "--help").stdout
+    for needle in ("--machine", "(default: tmu)", "--mode", "(default: fast)", "--cores", "--mlp",
+                   "statistics only"):
+        assert needle in run, needle
+
+
+def test_run_for_statistics_only(tmp_path):
+    model = tmp_path / "gather.daebin"
+    assert ember_tf("asm", GATHER, model).returncode == 0
+    np.savez(tmp_path / "in.npz", ids=np.array([0, 2, 1], np.int32))
+    result = ember_tf("run", model, f"--inputs={tmp_path / 'in.npz'}", f"--stats_json={tmp_path / 's.json'}")
+    assert result.returncode == 0, result.stderr
+    assert "cycles" in result.stdout and "not written: no --outputs" in result.stdout
+    assert json.loads((tmp_path / "s.json").read_text())["cycles"] > 0
+
+
+def test_a_missing_output_directory_fails_before_the_work(tmp_path):
+    model = tmp_path / "gather.daebin"
+    assert ember_tf("asm", GATHER, model).returncode == 0
+    np.savez(tmp_path / "in.npz", ids=np.array([0], np.int32))
+    missing = tmp_path / "no" / "such" / "out.npz"
+    result = ember_tf("run", model, f"--inputs={tmp_path / 'in.npz'}", f"--outputs={missing}")
+    _assert_one_line_error(result, str(missing), "does not exist")
+    result = ember_tf("convert", tmp_path / "absent_saved_model", tmp_path / "nowhere" / "m.daebin")
+    _assert_one_line_error(result, "nowhere", "does not exist")     # before even reading the source
+
+
+def test_a_kernel_for_another_machine_says_how_to_convert(tmp_path):
+    model = tmp_path / "gather.daebin"
+    assert ember_tf("asm", GATHER, model).returncode == 0
+    np.savez(tmp_path / "in.npz", ids=np.array([0], np.int32))
+    result = ember_tf("run", model, f"--inputs={tmp_path / 'in.npz'}", "--machine=cpu")
+    _assert_one_line_error(result, "needs an access unit", "convert with --target=cpu", "--machine=tmu")

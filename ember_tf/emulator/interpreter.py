@@ -98,6 +98,10 @@ class SignatureRunner:
         return values
 
 
+def _text(value) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+
+
 def _byte_strings(name: str, array: np.ndarray) -> np.ndarray:
     out = np.empty(array.shape, dtype=object)
     for index, value in np.ndenumerate(array):
@@ -209,11 +213,14 @@ class Interpreter:
         program = self.kernels[op.index]
         machine = self.machine
         compiled_for = program.kernel.machine
+        remedy = (f"it was compiled for '{_text(compiled_for.name)}': convert with --target={machine.name} to run "
+                  f"on '{machine.name}', or run with --machine={_text(compiled_for.name)}")
         if program.roots and not machine.has_access_unit:
-            raise EmulationError(f"kernel '{program.name}' needs an access unit; machine '{machine.name}' has none")
+            raise EmulationError(f"kernel '{program.name}' needs an access unit; machine '{machine.name}' has none "
+                                 f"({remedy})")
         if compiled_for.vectorBytes != machine.vector_bytes:
             raise EmulationError(f"kernel '{program.name}' was compiled for {compiled_for.vectorBytes}-byte vectors, "
-                                 f"machine '{machine.name}' has {machine.vector_bytes}")
+                                 f"machine '{machine.name}' has {machine.vector_bytes} ({remedy})")
         inputs = [values[int(t)] for t in op.inputs]
         labels = self._labels(op)
         params = [_param(p, inputs, labels, program) for p in program.kernel.params or []]
