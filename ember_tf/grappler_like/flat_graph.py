@@ -71,7 +71,7 @@ class FlatGraph:
             else:
                 raise SavedModelImportError(
                     f"{self.path}: input {arg.name!r} of {body.signature.name} matches no signature input")
-        rets = _Inliner(self.library, self.graph_def).inline(body, arg_edges, prefix="")
+        rets = _Inliner(self.library, self.graph_def, self.path).inline(body, arg_edges, prefix="")
         self.outputs = {name: rets[arg] for name, arg in signature.body_outputs.items()}
         missing = set(signature.outputs) - set(self.outputs)
         if missing:
@@ -92,7 +92,7 @@ class FlatGraph:
 
         before = len(self.graph_def.node)
         creator = self.library[resource.creator]
-        handle = next(iter(_Inliner(self.library, self.graph_def).inline(
+        handle = next(iter(_Inliner(self.library, self.graph_def, self.path).inline(
             creator, {}, prefix=f"{node.name}/create/").values()))
         controls = []
         if resource.checkpoint_keys is not None or resource.initializer is not None:
@@ -120,7 +120,7 @@ class FlatGraph:
         from tensorflow.core.framework import graph_pb2
 
         scratch = graph_pb2.GraphDef()
-        inliner = _Inliner(self.library, scratch)
+        inliner = _Inliner(self.library, scratch, self.path)
         handle = next(iter(inliner.inline(self.library[resource.creator], {}, prefix="create/").values()))
         initializer = self.library[resource.initializer]
         edges = {}
@@ -162,7 +162,7 @@ class FlatGraph:
         fdef.node_def.extend(self.graph_def.node)
         for name, edge in self.outputs.items():
             fdef.ret[name] = edge
-        return GraphView(fdef, {})
+        return GraphView(fdef, {}, self.path)
 
     def node(self, name: str):
         # edits only add nodes, so a stale index is one with fewer entries than the graph
@@ -283,12 +283,12 @@ class _Inliner:
     """Copies a FunctionDef's nodes into a GraphDef, calls to library functions
     replaced by the callee's nodes under `<call node>/`."""
 
-    def __init__(self, library: dict, out):
-        self.library, self.out = library, out
+    def __init__(self, library: dict, out, source: str = ""):
+        self.library, self.out, self.source = library, out, source
 
     def inline(self, fdef, arg_edges: dict[str, str], prefix: str) -> dict[str, str]:
         """Returns the function's outputs (output arg -> GraphDef edge)."""
-        view = GraphView(fdef, self.library)
+        view = GraphView(fdef, self.library, self.source)
         calls: dict[str, list[str]] = {}
 
         def edge(t: Tensor) -> str:

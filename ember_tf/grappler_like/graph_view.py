@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from ember_tf.errors import SavedModelImportError
+
 
 @dataclass(frozen=True)
 class Tensor:
@@ -30,9 +32,11 @@ class Tensor:
 class GraphView:
     """Index a FunctionDef. `library` (name -> FunctionDef) resolves calls to functions."""
 
-    def __init__(self, function_def, library: dict | None = None):
+    def __init__(self, function_def, library: dict | None = None, source: str = ""):
+        """`source` (the SavedModel path) prefixes the errors a malformed function raises."""
         self.function_def = function_def
         self.name = function_def.signature.name
+        self.source = source
         self._library = library or {}
         self.args = [a.name for a in function_def.signature.input_arg]
         self.arg_types = {a.name: a.type for a in function_def.signature.input_arg}
@@ -94,12 +98,17 @@ class GraphView:
 
     # -- edge resolution ------------------------------------------------------------
 
+    def _malformed(self, problem: str) -> SavedModelImportError:
+        return SavedModelImportError(f"{self.source}: function {self.name}: {problem}")
+
     def _resolve(self, text: str) -> Tensor:
         parts = text.split(":")
         if len(parts) == 1:
             if parts[0] in self.arg_types:
                 return Tensor(parts[0], 0, is_arg=True)
             return Tensor(parts[0], 0)  # GraphDef-style bare name
+        if not parts[-1].isdigit() or len(parts) > 3:
+            raise self._malformed(f"edge {text!r} is not node:index or node:output:index")
         if len(parts) == 2:  # GraphDef-style `node:index`
             return Tensor(parts[0], int(parts[1]))
         node, arg, idx = parts[0], parts[1], int(parts[2])
@@ -110,20 +119,20 @@ class GraphView:
         if offsets is None:
             offsets = self._offsets[node_name] = self._compute_offsets(node_name)
         if arg not in offsets:
-            raise KeyError(f"{self.name}: {node_name} has no output arg {arg!r}")
+            raise self._malformed(f"node {node_name} has no output {arg!r}")
         return offsets[arg]
 
     def _compute_offsets(self, node_name: str) -> dict[str, int]:
         node = self.nodes.get(node_name)
         if node is None:
-            raise KeyError(f"{self.name}: edge from unknown node {node_name!r}")
+            raise self._malformed(f"an edge comes from unknown node {node_name!r}")
         if node.op in self._library:
             out_args = self._library[node.op].signature.output_arg
         else:
             from tensorflow.python.framework import op_def_registry
             op_def = op_def_registry.get(node.op)
             if op_def is None:
-                raise KeyError(f"{self.name}: op {node.op!r} of {node_name} is not registered")
+                raise self._malformed(f"op {node.op!r} of {node_name} is not registered")
             out_args = op_def.output_arg
         offsets, pos = {}, 0
         for a in out_args:

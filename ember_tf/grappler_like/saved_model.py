@@ -248,7 +248,38 @@ def read_saved_model(path: str, tags=("serve",)) -> SavedModelGraph:
         found = "; ".join(",".join(m.meta_info_def.tags) for m in sm.meta_graphs) or "none"
         raise SavedModelImportError(
             f"{pb}: no meta graph with tags {','.join(tags)} (found: {found})")
-    return _Builder(path, tags, mg).build()
+    _check_edges(pb, mg)
+    try:
+        return _Builder(path, tags, mg).build()
+    except _MalformedType as e:
+        raise SavedModelImportError(f"{pb}: {e}") from None
+
+
+class _MalformedType(Exception):
+    """A dtype enum no TensorFlow dtype has (a damaged file); read_saved_model names the file."""
+
+
+def _check_edges(pb: str, mg) -> None:
+    """Every edge of the graph and of every library function comes from a node or argument
+    that exists, and every op is registered or a library function: what a damaged
+    saved_model.pb breaks first, checked before anything follows an edge."""
+    from tensorflow.python.framework import op_def_registry
+
+    library = {f.signature.name for f in mg.graph_def.library.function}
+    bodies = [("the graph", {n.name for n in mg.graph_def.node}, mg.graph_def.node)]
+    for f in mg.graph_def.library.function:
+        names = {n.name for n in f.node_def} | {a.name for a in f.signature.input_arg}
+        bodies.append((f"function {f.signature.name}", names, f.node_def))
+    for where, names, nodes in bodies:
+        for node in nodes:
+            if node.op not in library and op_def_registry.get(node.op) is None:
+                raise SavedModelImportError(f"{pb}: {where}: node {node.name!r} runs op {node.op!r}, which is neither "
+                                            f"registered nor in the function library")
+            for edge in node.input:
+                source = edge.lstrip("^").split(":")[0]
+                if source not in names:
+                    raise SavedModelImportError(f"{pb}: {where}: node {node.name!r} reads {edge!r}, which names no "
+                                                f"node or argument")
 
 
 class _Builder:
@@ -566,7 +597,10 @@ def _shape(shape_proto):
 
 def _dtype_name(enum) -> str:
     tf = _tf()
-    dt = tf.dtypes.as_dtype(enum)
+    try:
+        dt = tf.dtypes.as_dtype(enum)
+    except TypeError:
+        raise _MalformedType(f"dtype {enum} is no TensorFlow dtype") from None
     try:
         return np.dtype(dt.as_numpy_dtype).name if dt.is_numpy_compatible and \
             dt not in (tf.string, tf.resource, tf.variant) else dt.name
