@@ -5,6 +5,7 @@ over the library. An EmberError becomes one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -258,6 +259,20 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
+def _working(what: str, mode: str):
+    """A spinner on stderr while the emulator works (a terminal only): the first fast-mode run
+    compiles the emulator for about a minute, and long runs take a while."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    cached = any((pathlib.Path(__file__).parent / "emulator" / "__pycache__").glob("fast.*.nbi"))
+    if mode == "fast" and not cached:
+        what += " (the first run compiles the fast emulator: about a minute, once)"
+    return console.status(what + " ...")
+
+
 def _check_writable(*paths: str | None) -> None:
     """Output paths whose directory is missing fail before any work is done."""
     for path in paths:
@@ -309,12 +324,14 @@ def cmd_run(args: argparse.Namespace) -> None:
     interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode, **overrides)
     _refuse_stale(args.model, interpreter.model)
     if args.warmup_requests is not None:
-        _run_warmup(args, interpreter)
+        with _working(f"replaying {args.warmup_requests}", args.mode):
+            _run_warmup(args, interpreter)
         return
     runner = interpreter.get_signature_runner(args.signature_key)
     inputs = _load_npz(args.inputs)
     try:
-        outputs = runner(**inputs)
+        with _working(f"emulating {args.model} on {interpreter.machine.name}", args.mode):
+            outputs = runner(**inputs)
     except InputError as e:
         raise EmberError(f"{args.inputs}: {e}") from None
     except EmberError as e:
