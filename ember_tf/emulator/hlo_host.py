@@ -83,7 +83,9 @@ def _cost(module) -> tuple[int, dict[str, int], int]:
             continue
         if i.opcode == "dot":
             lhs = values[i.operands[0]].shape.dims
-            contracted = math.prod(lhs[d] for d in i.ints("lhs_contracting_dims"))
+            # an outer product has no contracting dimensions, and XLA then omits the attribute
+            contracting = i.ints("lhs_contracting_dims") if i.has("lhs_contracting_dims") else ()
+            contracted = math.prod(lhs[d] for d in contracting)
             count = 2 * math.prod(i.shape.dims) * contracted
         elif i.opcode == "reduce":
             count = math.prod(values[i.operands[0]].shape.dims)

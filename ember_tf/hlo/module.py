@@ -14,6 +14,8 @@ import re
 
 import numpy as np
 
+from ember_tf.hlo.errors import HloParseError
+
 # HLO element type -> numpy dtype name (bf16 comes from ml_dtypes, which TensorFlow and JAX ship)
 ELEMENT_TYPES = {
     "pred": "bool", "s8": "int8", "s16": "int16", "s32": "int32", "s64": "int64",
@@ -69,6 +71,14 @@ class Shape:
         return f"{self.dtype}[{','.join(str(d) for d in self.dims)}]"
 
 
+_NUMBER = r"-?[0-9]{1,19}"          # int64 range at most: 20+ digits is malformed, not a number
+_INT = re.compile(_NUMBER)
+_INT_LIST = re.compile(rf"(?:{_NUMBER}(?:,{_NUMBER})*)?")
+_SLICE = re.compile(rf"\[({_NUMBER}):({_NUMBER})(?::({_NUMBER}))?\]")
+_SLICES = re.compile(rf"(?:{_SLICE.pattern}(?:,{_SLICE.pattern})*)?")
+_PADDING = re.compile(rf"{_NUMBER}_{_NUMBER}(?:_{_NUMBER})?(?:x{_NUMBER}_{_NUMBER}(?:_{_NUMBER})?)*")
+
+
 @dataclasses.dataclass
 class Instruction:
     name: str
@@ -80,39 +90,63 @@ class Instruction:
     parameter_number: int | None = None  # parameter(N)
 
     # -- attribute accessors -------------------------------------------------------
+    # Strict: a missing or malformed attribute is an HloParseError naming the instruction
+    # (the verifier checks every attribute an opcode needs before anything reads it).
 
     def has(self, key: str) -> bool:
         return key in self.attrs
 
+    def _attribute(self, key: str) -> str:
+        if key not in self.attrs:
+            raise HloParseError(f"{self.name}: {self.opcode} needs the attribute {key}")
+        return self.attrs[key]
+
+    def _malformed(self, key: str, what: str) -> HloParseError:
+        value = self.attrs[key]
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return HloParseError(f"{self.name}: attribute {key}={shown} is not {what}")
+
     def ints(self, key: str) -> tuple[int, ...]:
         """`{1,2}` -> (1, 2); `{}` -> ()."""
-        text = self.attrs[key].strip("{}")
-        return tuple(int(t) for t in text.split(",") if t)
+        text = self._attribute(key)
+        body = text[1:-1] if text.startswith("{") and text.endswith("}") else text
+        if not _INT_LIST.fullmatch(body):
+            raise self._malformed(key, "a list of integers like {0,1}")
+        return tuple(int(t) for t in body.split(",") if t)
 
     def int(self, key: str) -> int:
-        return int(self.attrs[key])
+        text = self._attribute(key)
+        if not _INT.fullmatch(text):
+            raise self._malformed(key, "an integer")
+        return int(text)
 
     def bool(self, key: str) -> bool:
         return self.attrs.get(key, "false") == "true"
 
     def computation(self, key: str) -> str:
-        return self.attrs[key]
+        return self._attribute(key)
 
     def computations(self, key: str) -> list[str]:
         """`branch_computations={a,b}` -> ["a", "b"]."""
-        return [t for t in self.attrs[key].strip("{}").split(",") if t]
+        return [t for t in self._attribute(key).strip("{}").split(",") if t]
 
     def slices(self) -> list[tuple[int, int, int]]:
         """`slice={[0:4],[2:8:2]}` -> [(0, 4, 1), (2, 8, 2)]."""
-        out = []
-        for start, limit, stride in re.findall(r"\[(-?\d+):(-?\d+)(?::(-?\d+))?\]", self.attrs["slice"]):
-            out.append((int(start), int(limit), int(stride or 1)))
-        return out
+        text = self._attribute("slice")
+        body = text[1:-1] if text.startswith("{") and text.endswith("}") else None
+        if body is None or not _SLICES.fullmatch(body):
+            raise self._malformed("slice", "a list of [start:limit] or [start:limit:stride] ranges")
+        return [(int(start), int(limit), int(stride or 1)) for start, limit, stride in _SLICE.findall(body)]
 
     def padding(self) -> list[tuple[int, int, int]]:
         """`padding=1_2_0x0_0` -> [(low, high, interior), ...] per dimension."""
+        text = self._attribute("padding")
+        if not text:
+            return []
+        if not _PADDING.fullmatch(text):
+            raise self._malformed("padding", "low_high[_interior] per dimension, joined by x")
         out = []
-        for dim in self.attrs["padding"].split("x"):
+        for dim in text.split("x"):
             parts = [int(p) for p in dim.split("_")]
             out.append((parts[0], parts[1], parts[2] if len(parts) > 2 else 0))
         return out

@@ -14,6 +14,7 @@ only place that knows it."""
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 
@@ -21,19 +22,24 @@ import numpy as np
 
 from ember_tf.errors import EmberError
 from ember_tf.hlo.module import ELEMENT_TYPES, IGNORED_ATTRIBUTES, Computation, Instruction, Module, Shape
-from ember_tf.hlo.text import HloParseError
+from ember_tf.hlo.errors import HloParseError
+from ember_tf.hlo.verifier import MAX_TUPLE_DEPTH, verify_module
 
 
 class HloProtoUnavailableError(EmberError):
     """The installed TensorFlow does not ship the XLA protos this reader needs."""
 
 
-def read_module_proto(data: bytes, source: str = "<hlo proto>") -> Module:
+def read_module_proto(data: bytes, source: str = "<hlo proto>", verify: bool = True) -> Module:
     """Read a serialized HloModuleProto, HloProto or HloSnapshot; HloParseError
-    (one line, naming `source`) when the bytes are not one."""
+    (one line, naming `source`) when the bytes are not one, or when the module fails
+    the verifier (`verifier.verify_module`; the message names computation/instruction)."""
     hlo_pb2, xla_data_pb2 = _protos()
     module = _decode(bytes(data), source, hlo_pb2)
-    return _Reader(module, source, xla_data_pb2).module()
+    module = _Reader(module, source, xla_data_pb2).module()
+    if verify:
+        verify_module(module, lambda computation, instruction, message: HloParseError(f"{source}: {message}"))
+    return module
 
 
 def _protos():
@@ -169,26 +175,35 @@ class _Reader:
         except ValueError:
             return f"<primitive type {number}>"
 
-    def shape(self, proto, where: str) -> Shape:
+    def shape(self, proto, where: str, depth: int = 0) -> Shape:
         dtype = self.element_type(proto.element_type)
         if dtype == "tuple":
-            return Shape("tuple", (), tuple(self.shape(s, where) for s in proto.tuple_shapes))
+            if depth >= MAX_TUPLE_DEPTH:
+                raise self.error(f"{where}: tuple shapes nest more than {MAX_TUPLE_DEPTH} deep")
+            return Shape("tuple", (), tuple(self.shape(s, where, depth + 1) for s in proto.tuple_shapes))
         if dtype not in ELEMENT_TYPES and dtype != "token":
             raise self.error(f"{where}: element type {dtype} is not supported")
         if any(proto.is_dynamic_dimension):
             raise self.error(f"{where}: dynamic shapes are not supported")
-        return Shape(dtype, tuple(proto.dimensions))
+        if any(d < 0 for d in proto.dimensions):
+            raise self.error(f"{where}: shape {dtype}{list(proto.dimensions)} has a negative dimension")
+        return Shape(dtype, tuple(int(d) for d in proto.dimensions))
 
     def literal(self, proto, shape: Shape, where: str) -> np.ndarray:
         if shape.is_tuple or shape.dtype == "token":
             raise self.error(f"{where}: {shape.dtype} constants are not supported")
         values = getattr(proto, _LITERAL_FIELDS[shape.dtype])
+        count = math.prod(shape.dims)
         if isinstance(values, bytes):      # 8- and 16-bit types are packed little-endian
+            if len(values) != count * shape.numpy_dtype.itemsize:
+                raise self.error(f"{where}: constant of shape {shape} holds {len(values)} bytes, not "
+                                 f"{count * shape.numpy_dtype.itemsize}")
             flat = np.frombuffer(values, dtype=shape.numpy_dtype)
             flat = flat.byteswap() if sys.byteorder == "big" else flat
         else:
+            if len(values) != count:
+                raise self.error(f"{where}: constant of shape {shape} holds {len(values)} values, not {count}")
             flat = np.array(values, dtype=shape.numpy_dtype)
-        count = int(np.prod(shape.dims))
         if flat.size != count:
             raise self.error(f"{where}: constant of shape {shape} holds {flat.size} values, not {count}")
         # The values are stored in the literal's layout; the text prints them row-major.

@@ -8,7 +8,9 @@
     }
 
 An operand is `[shape] [%]name`; `constant(...)` holds a literal, `parameter(N)` a
-number. Errors are HloParseError with line:column."""
+number. Errors are HloParseError with line:column. A parsed module is verified
+(`verifier.verify_module`: attributes, operand counts, shapes, calls, size limits)
+unless `verify=False`, so what parses is safe to flatten, convert and evaluate."""
 
 from __future__ import annotations
 
@@ -17,15 +19,17 @@ import re
 
 import numpy as np
 
-from ember_tf.errors import EmberError
+from ember_tf.hlo.errors import HloParseError
 from ember_tf.hlo.module import ELEMENT_TYPES, IGNORED_ATTRIBUTES, Computation, Instruction, Module, Shape
+from ember_tf.hlo.verifier import MAX_TUPLE_DEPTH, verify_module
 
 _NAME = re.compile(r"%?([A-Za-z_][\w.\-#]*)")   # XLA uniquifies some clones as name#N
 _ELEMENT = re.compile(r"(pred|[suf]\d+|bf16|f8\w*|token|c64|c128)\[")
+_NAME_CHAR = re.compile(r"[\w.\-#%]")
+_KEYWORDS = frozenset({"ROOT", "ENTRY", "HloModule"})
+_MAX_DIGITS = 19        # a number of more digits is past int64 (and Python's int() refuses 4,300+)
 
-
-class HloParseError(EmberError):
-    """Malformed HLO text; the message carries the source, line and column."""
+__all__ = ["HloParseError", "parse_module", "print_module"]
 
 
 class _Cursor:
@@ -62,6 +66,15 @@ class _Cursor:
             return True
         return False
 
+    def keyword(self, word: str) -> bool:
+        """`word` as a whole word: `ROOTx` is a name, not ROOT followed by x."""
+        self.skip()
+        end = self.pos + len(word)
+        if self.text.startswith(word, self.pos) and not _NAME_CHAR.match(self.text, end):
+            self.pos = end
+            return True
+        return False
+
     def expect(self, token: str, what: str | None = None) -> None:
         if not self.accept(token):
             raise self.error(f"expected {what or repr(token)}, found {self._found()}")
@@ -76,9 +89,11 @@ class _Cursor:
 
     def integer(self) -> int:
         self.skip()
-        m = re.compile(r"-?\d+").match(self.text, self.pos)
+        m = re.compile(r"-?[0-9]+").match(self.text, self.pos)
         if not m:
             raise self.error(f"expected an integer, found {self._found()}")
+        if len(m.group().lstrip("-")) > _MAX_DIGITS:
+            raise self.error(f"integer {m.group()[:24]}... is out of range")
         self.pos = m.end()
         return int(m.group())
 
@@ -118,10 +133,12 @@ class _Cursor:
         return repr(self.text[self.pos:self.pos + 20].split("\n")[0])
 
 
-def parse_module(text: str, source: str = "<hlo>") -> Module:
-    """Parse HLO text (either form) into a Module; HloParseError with line:column."""
+def parse_module(text: str, source: str = "<hlo>", verify: bool = True) -> Module:
+    """Parse HLO text (either form) into a verified Module; HloParseError with line:column.
+    `verify=False` skips the verifier (only for tests of what lies behind it)."""
     cursor = _Cursor(text, source)
-    cursor.expect("HloModule", "'HloModule' at the start")
+    if not cursor.keyword("HloModule"):
+        raise cursor.error(f"expected 'HloModule' at the start, found {cursor._found()}")
     name = cursor.name("the module name")
     while cursor.accept(","):
         cursor.name("a module attribute")
@@ -130,7 +147,7 @@ def parse_module(text: str, source: str = "<hlo>") -> Module:
     computations: dict[str, Computation] = {}
     entry = None
     while not cursor.at_end():
-        is_entry = cursor.accept("ENTRY")
+        is_entry = cursor.keyword("ENTRY")
         computation = _computation(cursor)
         if computation.name in computations:
             raise cursor.error(f"computation {computation.name!r} defined twice")
@@ -143,11 +160,29 @@ def parse_module(text: str, source: str = "<hlo>") -> Module:
         entry = list(computations)[-1]   # XLA prints the entry last
     module = Module(name, computations, entry)
     _check_references(module, cursor)
+    if verify:
+        verify_module(module, _locator(cursor))
     return module
 
 
+def _locator(cursor: _Cursor):
+    """The verifier's error factory: line:column of the instruction when the text has it
+    (instructions the parser made itself, `name#k`, fall back to the computation's)."""
+    def error(computation: str | None, instruction: str | None, message: str) -> HloParseError:
+        pos = cursor.positions.get((computation, instruction))
+        if pos is None:
+            pos = next((p for (c, _), p in cursor.positions.items() if c == computation), None)
+        if pos is None:
+            return HloParseError(f"{cursor.source}: {message}")
+        return cursor.error(message, pos)
+    return error
+
+
 def _computation(cursor: _Cursor) -> Computation:
+    start = cursor.pos
     name = cursor.name("a computation name")
+    if name in _KEYWORDS:
+        raise cursor.error(f"{name} is a keyword, not a computation name", start)
     if cursor.peek("("):
         cursor.balanced("(", ")")          # the signature repeats the parameters
         cursor.expect("->")
@@ -157,7 +192,7 @@ def _computation(cursor: _Cursor) -> Computation:
     while not cursor.accept("}"):
         if cursor.at_end():
             raise cursor.error(f"computation {name!r} is not closed")
-        is_root = cursor.accept("ROOT")
+        is_root = cursor.keyword("ROOT")
         cursor.skip()
         start = cursor.pos
         instruction = _instruction(cursor)
@@ -178,6 +213,8 @@ def _instruction(cursor: _Cursor) -> Instruction:
     cursor.skip()
     start = cursor.pos
     name = cursor.name("an instruction name")
+    if name in _KEYWORDS:
+        raise cursor.error(f"{name} is a keyword, not an instruction name", start)
     cursor.expect("=", f"'=' after {name}")
     shape = _shape(cursor)
     opcode = cursor.name("an opcode")
@@ -217,7 +254,7 @@ def _tuple_element_operands(instructions: list[Instruction], cursor: _Cursor, co
             base, hash_, index = operand.partition("#")
             if not hash_ or operand in shapes or operand in added:
                 continue
-            if base not in shapes or not shapes[base].is_tuple or not index.isdigit() \
+            if base not in shapes or not shapes[base].is_tuple or not re.fullmatch(r"[0-9]{1,9}", index) \
                     or int(index) >= len(shapes[base].tuple_shapes):
                 raise cursor.error(f"{computation}/{instruction.name}: operand {operand!r} is not an element of a "
                                    f"tuple of the computation", cursor.positions.get((computation, instruction.name)))
@@ -257,13 +294,16 @@ def _attribute_value(cursor: _Cursor) -> str:
     return m.group()
 
 
-def _shape(cursor: _Cursor) -> Shape:
+def _shape(cursor: _Cursor, depth: int = 0) -> Shape:
     cursor.skip()
-    if cursor.accept("("):
+    if cursor.peek("("):
+        if depth >= MAX_TUPLE_DEPTH:
+            raise cursor.error(f"tuple shapes nest more than {MAX_TUPLE_DEPTH} deep")
+        cursor.accept("(")
         parts = []
         if not cursor.accept(")"):
             while True:
-                parts.append(_shape(cursor))
+                parts.append(_shape(cursor, depth + 1))
                 if cursor.accept(")"):
                     break
                 cursor.expect(",", "',' or ')' in a tuple shape")
@@ -285,8 +325,10 @@ def _shape(cursor: _Cursor) -> Shape:
         d = d.strip()
         if not d:
             continue
-        if not re.fullmatch(r"\d+", d):
+        if not re.fullmatch(r"[0-9]+", d):
             raise cursor.error(f"dimension {d!r} is not a static size (dynamic shapes are not supported)", start)
+        if len(d) > _MAX_DIGITS:
+            raise cursor.error(f"dimension {d[:24]}... is out of range", start)
         dims.append(int(d))
     if cursor.text.startswith("{", cursor.pos):
         cursor.balanced("{", "}")            # layout: values are kept row-major
@@ -301,8 +343,9 @@ def _literal(text: str, shape: Shape, cursor: _Cursor, start: int) -> np.ndarray
     if shape.is_tuple:
         raise cursor.error("tuple constants are not supported", start)
     body = text.strip()
-    if body.startswith(str(shape.dtype)):            # `constant(f32[2] {1, 2})` (older printers)
-        body = body[body.index("]") + 1:].strip()
+    typed = re.match(rf"{re.escape(shape.dtype)}\[[^\]]*\]", body)
+    if typed:                                        # `constant(f32[2] {1, 2})` (older printers)
+        body = body[typed.end():].strip()
     if "..." in body:
         raise cursor.error("the text elides this constant ('{...}'); convert the serialized module "
                            "(stage='hlo_serialized', a .pb file) instead", start)
@@ -316,13 +359,31 @@ def _literal(text: str, shape: Shape, cursor: _Cursor, start: int) -> np.ndarray
             values.append(eval(_LITERAL_WORDS[word]))   # noqa: S307 - a fixed table of words
             continue
         try:
-            values.append(int(token) if re.fullmatch(r"-?\d+", token) else float(token))
+            values.append(int(token) if re.fullmatch(r"-?[0-9]{1,400}", token) else float(token))
         except ValueError:
-            raise cursor.error(f"bad literal value {token!r}", start) from None
+            raise cursor.error(f"bad literal value {token[:40]!r}", start) from None
     count = math.prod(shape.dims)
     if len(values) != count:
         raise cursor.error(f"constant of shape {shape} holds {len(values)} values, not {count}", start)
-    return np.array(values, dtype=shape.numpy_dtype).reshape(shape.dims)
+    if shape.dtype == "token":
+        raise cursor.error("token constants are not supported", start)
+    try:
+        with np.errstate(all="ignore"):
+            return np.array(values, dtype=shape.numpy_dtype).reshape(shape.dims)
+    except (OverflowError, ValueError, TypeError) as e:   # 300 as s8, NaN or 1e99 as an integer
+        bad = _unrepresentable(values, shape.numpy_dtype)
+        raise cursor.error(f"constant of type {shape.dtype} cannot hold the value {bad}" if bad is not None
+                           else f"constant of shape {shape}: {e}", start) from None
+
+
+def _unrepresentable(values: list, dtype: np.dtype):
+    """The first value numpy refuses to store as `dtype`, if one is."""
+    for value in values:
+        try:
+            np.array(value, dtype=dtype)
+        except (OverflowError, ValueError, TypeError):
+            return value
+    return None
 
 
 def _check_references(module: Module, cursor: _Cursor) -> None:
@@ -332,12 +393,12 @@ def _check_references(module: Module, cursor: _Cursor) -> None:
             where = cursor.positions.get((computation.name, instruction.name))
             for operand in instruction.operands:
                 if operand not in names:
-                    raise cursor.error(f"{instruction.name}: operand {operand!r} is not an instruction of "
-                                       f"{computation.name}", where)
+                    raise cursor.error(f"{computation.name}/{instruction.name}: operand {operand!r} is not an "
+                                       f"instruction of {computation.name}", where)
             for callee in instruction.called_computations():
                 if callee not in module.computations:
-                    raise cursor.error(f"{instruction.name} calls {callee!r}, which the module does not define",
-                                       where)
+                    raise cursor.error(f"{computation.name}/{instruction.name} calls {callee!r}, which the module "
+                                       f"does not define", where)
 
 
 # -- printer ------------------------------------------------------------------------------

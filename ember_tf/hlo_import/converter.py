@@ -21,8 +21,10 @@ from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.errors import ConversionError, EmberError
+from ember_tf.hlo.errors import HloParseError
 from ember_tf.hlo.module import Module
 from ember_tf.hlo.text import parse_module, print_module
+from ember_tf.hlo.verifier import verify_module
 from ember_tf.hlo_import.flatten import flatten, simplify
 from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.plan import HloHostStep, HloPlan, plan
@@ -95,6 +97,8 @@ class HloConverter:
         return dae_isa.write_model(self.build_model(), path, progress=progress)
 
     def build_model(self) -> fb.ModelT:
+        # parse_module and read_module_proto verify already; a Module built in code is checked here
+        verify_module(self.module, lambda c, i, message: HloParseError(f"{self.source}: {message}"))
         flat = flatten(self.module)
         flat.computations[flat.entry] = simplify(flat.entry_computation)
         graph = FlatGraph(flat)
@@ -149,14 +153,17 @@ class HloConverter:
 
 
 def _check_evaluable(steps: HloPlan, source: str) -> None:
-    """An opcode the evaluator lacks is named now, not when the model runs."""
+    """An opcode the evaluator lacks is named now, not when the model runs; so is a host
+    segment whose text the emulator would not load: each is printed and parsed back
+    (and so verified) exactly as the emulator will."""
     from ember_tf.hlo.evaluator import HloEvaluationError, check_supported
 
     for step in steps.steps:
         if isinstance(step, HloHostStep):
             try:
                 check_supported(step.module)
-            except HloEvaluationError as e:
+                parse_module(print_module(step.module), f"host segment {step.name}")
+            except (HloEvaluationError, HloParseError) as e:
                 raise ConversionError(f"{source}: {e}") from None
 
 

@@ -12,10 +12,12 @@ INLINED = {"call": "to_apply", "fusion": "calls"}
 
 
 def flatten(module: Module) -> Module:
-    """A new Module whose entry has no call or fusion instructions."""
+    """A new Module whose entry has no call or fusion instructions. The module must be
+    verified (callees exist and take as many parameters as they are given; no recursion)."""
     entry = module.entry_computation
     instructions: list[Instruction] = []
-    root = _inline(module, entry, {}, "", instructions)
+    taken = {i.name for i in entry.instructions}
+    root = _inline(module, entry, {}, "", instructions, taken)
     flat = Computation(entry.name, instructions, root)
     computations = {name: c for name, c in module.computations.items() if name != entry.name}
     computations[entry.name] = flat
@@ -23,9 +25,10 @@ def flatten(module: Module) -> Module:
 
 
 def _inline(module: Module, computation: Computation, arguments: dict[int, str], prefix: str,
-            out: list[Instruction]) -> str:
+            out: list[Instruction], taken: set[str]) -> str:
     """Appends `computation`'s instructions to `out` (parameters bound to `arguments`
-    when inlining, kept when at the top); returns the name holding its root value."""
+    when inlining, kept when at the top); returns the name holding its root value.
+    `taken`: names in use; an inlined name that would repeat one gets a suffix."""
     renamed: dict[str, str] = {}
     for instruction in computation.instructions:
         if instruction.opcode == "parameter" and prefix:
@@ -35,15 +38,25 @@ def _inline(module: Module, computation: Computation, arguments: dict[int, str],
         if instruction.opcode in INLINED:
             callee = module.computations[instruction.attrs[INLINED[instruction.opcode]]]
             bound = dict(enumerate(operands))
-            renamed[instruction.name] = _inline(module, callee, bound, f"{prefix}{instruction.name}.", out)
+            renamed[instruction.name] = _inline(module, callee, bound, f"{prefix}{instruction.name}.", out, taken)
             continue
         clone = copy.copy(instruction)
         clone.name = prefix + instruction.name
+        if prefix:
+            clone.name = _unique(clone.name, taken)
         clone.operands = operands
         clone.attrs = dict(instruction.attrs)
         renamed[instruction.name] = clone.name
         out.append(clone)
     return renamed[computation.root]
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        candidate, k = f"{name}.{k}", k + 1
+    taken.add(candidate)
+    return candidate
 
 
 NO_OPS = ("reshape", "bitcast", "copy", "convert")

@@ -104,10 +104,17 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
     body: list[Instruction] = []
 
     def copy_free(source: Instruction) -> None:
-        if source not in constants:
-            for operand in source.operands:
-                copy_free(by_name[operand])
-            constants.append(source)
+        # operands first (a long broadcast chain must not exhaust Python's stack)
+        stack = [(source, False)]
+        while stack:
+            item, expanded = stack.pop()
+            if any(c is item for c in constants):
+                continue
+            if expanded:
+                constants.append(item)
+            else:
+                stack.append((item, True))
+                stack += [(by_name[o], False) for o in reversed(item.operands)]
 
     for member in members:
         instruction = by_name[member]
@@ -122,20 +129,26 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
         body.append(instruction)
     parameters = [Instruction(n, "parameter", by_name[n].shape, [], parameter_number=k)
                   for k, n in enumerate(inputs)]
-    result = Instruction(f"{name}_result", "tuple", Shape("tuple", (), tuple(by_name[o].shape for o in outputs)),
+    result_name = f"{name}_result"
+    while result_name in inside or result_name in inputs or any(c.name == result_name for c in constants):
+        result_name += "_"
+    result = Instruction(result_name, "tuple", Shape("tuple", (), tuple(by_name[o].shape for o in outputs)),
                          list(outputs))
-    entry = Computation(name, parameters + constants + body + [result], result.name)
-    computations = {c: module.computations[c] for c in _called(module, body)}
-    computations[name] = entry
-    return HloHostStep(name, Module(name, computations, name), inputs, outputs)
+    computations = {c: module.computations[c] for c in _called(module, constants + body)}
+    entry_name = name
+    while entry_name in computations:        # a callee of the module may be called host_0 too
+        entry_name += "_"
+    entry = Computation(entry_name, parameters + constants + body + [result], result.name)
+    computations[entry_name] = entry
+    return HloHostStep(name, Module(name, computations, entry_name), inputs, outputs)
 
 
 def _free(instruction: Instruction, by_name: dict[str, Instruction]) -> bool:
     """A value made of constants alone (a constant, an iota, a broadcast of one):
     each segment that reads it makes its own rather than receiving it."""
-    if instruction.opcode in ("constant", "iota"):
-        return True
-    return instruction.opcode == "broadcast" and _free(by_name[instruction.operands[0]], by_name)
+    while instruction.opcode == "broadcast":
+        instruction = by_name[instruction.operands[0]]
+    return instruction.opcode in ("constant", "iota")
 
 
 def _called(module: Module, instructions: list[Instruction]) -> list[str]:

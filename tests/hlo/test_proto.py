@@ -258,7 +258,7 @@ ENTRY main {
   rs = f32[24] reshape(x), inferred_dimension=0
   sl = f32[2,3] slice(x), slice={[0:4:2], [1:4]}
   sl1 = f32[2,3] slice(x), slice={[0:2], [1:4]}
-  pd = f32[7,13] pad(x, zero), padding=1_2x0_1_1
+  pd = f32[7,12] pad(x, zero), padding=1_2x0_1_1
   pd2 = f32[5,9] pad(x, zero), padding=0_1x3_0
   io = s32[4,6] iota(), iota_dimension=1
   cu = pred[4] compare(u, u), direction=EQ
@@ -285,7 +285,7 @@ ENTRY main {
   sw = f32[2,3] conditional(br, wx, wx, wx), branch_computations={exp, neg, exp}
   fu = f32[2,3] fusion(cd, sw), kind=kLoop, calls=fused
   cl = f32[2,3] call(fu), to_apply=exp
-  g = f32[3,5] gather(op, ix), offset_dims={1}, collapsed_slice_dims={1}, start_index_map={1}, operand_batching_dims={0}, start_indices_batching_dims={0}, index_vector_dim=2, slice_sizes={1,1,5}, indices_are_sorted=true
+  g = f32[3,5,2] gather(op, ix), offset_dims={1}, collapsed_slice_dims={1}, start_index_map={1}, operand_batching_dims={0}, start_indices_batching_dims={0}, index_vector_dim=2, slice_sizes={1,1,5}, indices_are_sorted=true
   sc = f32[10,4] scatter(tab, si, up), update_window_dims={1}, inserted_window_dims={0}, scatter_dims_to_operand_dims={0}, index_vector_dim=1, indices_are_sorted=true, unique_indices=true, to_apply=add
   sv = f32[4] parameter(13)
   bn = f32[10,4] batch-norm-inference(tab, sv, sv, sv, sv), epsilon=0.001, feature_index=1

@@ -17,6 +17,7 @@ import numpy as np
 from ember_tf.hlo.evaluator.errors import HloEvaluationError
 from ember_tf.hlo.evaluator.interpreter import check_supported, describe, mismatch, run
 from ember_tf.hlo.evaluator.ops import SUPPORTED_OPCODES
+from ember_tf.hlo.evaluator.ops.sources import read_only
 from ember_tf.hlo.module import Module
 
 __all__ = ["SUPPORTED_OPCODES", "HloEvaluationError", "check_supported", "evaluate", "evaluate_computation"]
@@ -30,9 +31,10 @@ def evaluate_computation(module: Module, name: str, args):
 def evaluate(module: Module, arguments: list[np.ndarray]) -> list[np.ndarray]:
     """Run the entry computation; a tuple result is returned as its elements. The arrays
     are fresh, writeable and C-contiguous: none aliases an argument, a constant of the
-    module or another output."""
+    module or another output. The arguments are never written: the evaluator sees them
+    through read-only views, so a write would fail rather than change the caller's data."""
     entry = module.entry_computation
-    arguments = [np.asarray(a) if isinstance(a, np.generic) else a for a in arguments]
+    arguments = [_frozen(a) for a in arguments]
     parameters = entry.parameters()
     if len(arguments) != len(parameters):
         raise HloEvaluationError(f"{entry.name} takes {len(parameters)} arguments, got {len(arguments)}")
@@ -42,3 +44,10 @@ def evaluate(module: Module, arguments: list[np.ndarray]) -> list[np.ndarray]:
                                      f"{parameter.shape}, got {describe(argument)}")
     result = run(module, module.entry, list(arguments))
     return [np.array(r, order="C") for r in (result if isinstance(result, tuple) else (result,))]
+
+
+def _frozen(value):
+    """The argument as the evaluator sees it: arrays (in tuples too) as read-only views."""
+    if isinstance(value, tuple):
+        return tuple(_frozen(v) for v in value)
+    return read_only(np.asarray(value)) if isinstance(value, (np.ndarray, np.generic)) else value

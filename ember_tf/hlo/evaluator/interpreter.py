@@ -12,6 +12,7 @@ from ember_tf.hlo.evaluator import lanes
 from ember_tf.hlo.evaluator.errors import HloEvaluationError
 from ember_tf.hlo.evaluator.ops import OPS
 from ember_tf.hlo.module import Module, Shape, element_type
+from ember_tf.hlo.verifier import operand_count_error
 
 
 class Context:
@@ -50,6 +51,9 @@ def run(module: Module, name: str, args, lanewise: bool = False):
             fn = OPS.get(instruction.opcode)
             if fn is None:
                 raise _unsupported(computation.name, instruction)
+            problem = operand_count_error(instruction)    # the verifier's rule, again for unverified modules
+            if problem:
+                raise HloEvaluationError(f"{computation.name}/{instruction.name}: {problem}")
             result = fn(instruction, [values[o] for o in instruction.operands], context)
             result = _as_value(result)
             problem = mismatch(instruction.shape, result, lanewise)

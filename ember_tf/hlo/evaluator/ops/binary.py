@@ -18,7 +18,8 @@ _FUNCTIONS = {
 
 @register(*_FUNCTIONS, elementwise=True)
 def binary(instruction, operands, context):
-    return float_math(_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, *operands)
+    x, y = operands     # exactly two: never a third positional argument, which a ufunc takes as `out`
+    return float_math(_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, x, y)
 
 
 @register("power", elementwise=True)

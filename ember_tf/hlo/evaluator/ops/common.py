@@ -30,7 +30,14 @@ def wide(x: np.ndarray) -> np.ndarray:
 
 
 def float_math(fn, out_dtype, *xs):
-    """fn applied to floats at f32 precision or better, rounded to `out_dtype`."""
+    """fn applied to floats at f32 precision or better, rounded to `out_dtype`.
+
+    A ufunc gets exactly its `nin` inputs: one more would land in its `out=` slot and
+    overwrite that operand (possibly the caller's input array) in place."""
+    if isinstance(fn, np.ufunc) and len(xs) != fn.nin:
+        from ember_tf.hlo.evaluator.errors import HloEvaluationError
+
+        raise HloEvaluationError(f"{fn.__name__} takes {fn.nin} operand(s), not {len(xs)}")
     return np.asarray(fn(*(wide(x) for x in xs))).astype(out_dtype, copy=False)
 
 

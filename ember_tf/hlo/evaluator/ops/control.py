@@ -3,7 +3,12 @@ conditional, opt-barrier."""
 
 from __future__ import annotations
 
+from ember_tf.hlo.evaluator.errors import HloEvaluationError
 from ember_tf.hlo.evaluator.registry import register
+
+# A loop still running after this many iterations is taken for a runaway (XLA would spin
+# forever); the emulator's kernels have the same kind of guard (max_instructions).
+MAX_WHILE_ITERATIONS = 1 << 24
 
 
 @register("tuple", elementwise=True)
@@ -36,7 +41,12 @@ def optimization_barrier(instruction, operands, context):
 def while_(instruction, operands, context):
     state = operands[0]
     condition, body = instruction.computation("condition"), instruction.computation("body")
+    iterations = 0
     while bool(context.call(condition, [state])):
+        iterations += 1
+        if iterations > MAX_WHILE_ITERATIONS:
+            raise HloEvaluationError(f"{instruction.name}: the while loop ran {MAX_WHILE_ITERATIONS} iterations "
+                                     f"without its condition becoming false")
         state = context.call(body, [state])
     return state
 

@@ -62,8 +62,9 @@ def gather(instruction, operands, context):
                          optional_ints(instruction, "operand_batching_dims"),
                          optional_ints(instruction, "start_indices_batching_dims"), index_vector_dim)
     starts = np.clip(starts, 0, np.array(operand.shape) - np.array(sizes, np.int64))
-    windows = operand[window_indices(starts, sizes)]          # [batch..., sizes...]
     batch_shape = starts.shape[:-1]
+    windows = operand[window_indices(starts, sizes)]          # [batch..., sizes...]
+    windows = np.broadcast_to(windows, batch_shape + tuple(sizes))   # a scalar operand has no index arrays
     kept = [size for d, size in enumerate(sizes) if d not in dropped]
     windows = windows.reshape(batch_shape + tuple(kept))
     return np.transpose(windows, _output_order(len(batch_shape), instruction.ints("offset_dims")))

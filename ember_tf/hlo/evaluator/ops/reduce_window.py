@@ -47,6 +47,10 @@ def _windows(x: np.ndarray, init: np.ndarray, window: dict) -> np.ndarray:
 def reduce_window(instruction, operands, context):
     n = len(operands) // 2
     inputs, inits = operands[:n], operands[n:]
+    shapes = instruction.shape.tuple_shapes if instruction.shape.is_tuple else (instruction.shape,)
+    if any(0 in s.dims for s in shapes):      # no window fits (the verifier allows that, as XLA does)
+        empty = tuple(np.zeros(s.dims, s.numpy_dtype) for s in shapes)
+        return empty if instruction.shape.is_tuple else empty[0]
     window = parse_window(instruction.attrs["window"], inputs[0].ndim)
     windows = [_windows(x, init, window) for x, init in zip(inputs, inits)]
     result = reduce_last_axis(context, instruction.computation("to_apply"), windows, inits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ember_tf.hlo.evaluator.ops.common import contiguous
 from ember_tf.hlo.evaluator.registry import register
 
 
@@ -22,8 +23,12 @@ def broadcast(instruction, operands, context):
 
 @register("reshape", "bitcast")
 def reshape(instruction, operands, context):
-    # a bitcast between row-major shapes is a reshape (layouts are not kept)
-    return np.reshape(operands[0], instruction.shape.dims)
+    # a bitcast between row-major shapes is a reshape (layouts are not kept); optimized HLO
+    # also bitcasts between element types of one width (f32 <-> s32 in sort comparators)
+    x, to = operands[0], instruction.shape.numpy_dtype
+    if instruction.opcode == "bitcast" and x.dtype != to and x.dtype.itemsize == to.itemsize:
+        x = contiguous(x).view(to)
+    return np.reshape(x, instruction.shape.dims)
 
 
 @register("copy", elementwise=True)

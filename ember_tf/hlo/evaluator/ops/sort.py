@@ -19,6 +19,8 @@ _BLOCK_LANES = 1 << 20
 @register("sort")
 def sort(instruction, operands, context):
     axis = instruction.ints("dimensions")[0]
+    if operands[0].size == 0:                 # nothing to order
+        return operands[0] if len(operands) == 1 else tuple(operands)
     rows = [np.moveaxis(x, axis, -1) for x in operands]
     shape = rows[0].shape
     rows = [r.reshape(-1, shape[-1]) for r in rows]

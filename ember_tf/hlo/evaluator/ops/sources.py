@@ -14,7 +14,15 @@ def parameter(instruction, operands, context):
 
 @register("constant", elementwise=True)
 def constant(instruction, operands, context):
-    return instruction.literal
+    return read_only(instruction.literal)     # the module's own value: no run may change it
+
+
+def read_only(x):
+    """A view of `x` that numpy refuses to write through."""
+    if isinstance(x, np.ndarray) and x.flags.writeable:
+        x = x.view()
+        x.flags.writeable = False
+    return x
 
 
 @register("iota")

@@ -46,17 +46,20 @@ _NUMBER_FUNCTIONS = {"abs": np.abs, "negate": np.negative, "sign": _sign}
 
 @register(*_FLOAT_FUNCTIONS, elementwise=True)
 def float_function(instruction, operands, context):
-    return float_math(_FLOAT_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, operands[0])
+    (x,) = operands
+    return float_math(_FLOAT_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, x)
 
 
 @register("erf", elementwise=True)
 def erf(instruction, operands, context):
-    return float_math(_erf(), instruction.shape.numpy_dtype, operands[0])
+    (x,) = operands
+    return float_math(_erf(), instruction.shape.numpy_dtype, x)
 
 
 @register(*_NUMBER_FUNCTIONS, elementwise=True)
 def number_function(instruction, operands, context):
-    return float_math(_NUMBER_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, operands[0])
+    (x,) = operands
+    return float_math(_NUMBER_FUNCTIONS[instruction.opcode], instruction.shape.numpy_dtype, x)
 
 
 @register("is-finite", elementwise=True)
