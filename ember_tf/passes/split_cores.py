@@ -76,33 +76,28 @@ def _core_share(func: Func, loop: Operation, ub: Value, copy: Value, copies: int
 
 
 def _core_rows_are_private(func: Func, loop: Operation) -> bool:
-    """The scf form of _rows_are_private: every output access inside the loop is at a
-    row given by the loop's own index, and the loop starts at 0 with step 1."""
+    """The scf form: the loop starts at 0 with step 1 and indexes its output rows directly."""
     lb, _, step = loop.operands
     if not all(v.owner is not None and v.owner.name == "arith.constant" and v.owner.attrs["value"] == want
                for v, want in ((lb, 0), (step, 1))):
         return False
     iv = loop.body.args[0]
-    outputs = {func.args[i].uid for i in func.outputs}
-    accesses = 0
-    for op in walk(loop.body):
-        if op.name in _STORES + _LOADS:
-            tensor_at = 1 if op.name in _STORES else 0
-            if op.operands[tensor_at].uid in outputs:
-                accesses += 1
-                if len(op.operands) <= tensor_at + 1 or op.operands[tensor_at + 1] is not iv:
-                    return False
-    return accesses > 0
+    return _outputs_at_rows(func, loop, lambda index: index is iv)
 
 
 def _rows_are_private(func: Func, loop: Operation) -> bool:
-    """Every output access inside the loop is at a row given by the loop's own index.
+    """The SLC form: a scalar access loop from a constant, rows given by its popped index.
     (Core variables need no check: each core runs the program afresh.)"""
     lb = loop.operands[0]
     if lb.owner is None or lb.owner.name != "arith.constant" or loop.attrs.get("width", 1) != 1:
         return False
     iv = loop.body.args[0]
     popped = {op.results[0].uid for op in walk(loop.body) if op.name == "slc.to_val" and op.operands[0] is iv}
+    return _outputs_at_rows(func, loop, lambda index: index.uid in popped)
+
+
+def _outputs_at_rows(func: Func, loop: Operation, is_loop_row) -> bool:
+    """Every output access inside the loop is at a row `is_loop_row` accepts (and there is one)."""
     outputs = {func.args[i].uid for i in func.outputs}
     accesses = 0
     for op in walk(loop.body):
@@ -110,7 +105,7 @@ def _rows_are_private(func: Func, loop: Operation) -> bool:
             tensor_at = 1 if op.name in _STORES else 0
             if op.operands[tensor_at].uid in outputs:
                 accesses += 1
-                if op.operands[tensor_at + 1].uid not in popped:
+                if len(op.operands) <= tensor_at + 1 or not is_loop_row(op.operands[tensor_at + 1]):
                     return False
     return accesses > 0
 
