@@ -59,6 +59,8 @@ _OP = {m: spec.code for m, spec in BY_MNEMONIC.items()}
     "vscatter", "vadd", "vsub", "vmul", "vdiv", "vmax", "vmin", "vfma", "vscale", "vsplat", "vmov",
     "vzero", "vcvt", "vredsum", "viota", "mset", "blen", "bld"))
 
+FUSED_NONE, FUSED_BRTAB, FUSED_VADD = 0, 1, 2  # _Encoded.exe_fused: see _fused
+
 # Fault codes: err[0]; err[1:] carry the values the message needs.
 E_RANGE, E_ALU_ZERO, E_JUMP, E_EMPTY, E_KIND, E_DIV, E_BOUNDS, E_BLD, E_VDIV, E_OFF_END, E_STEPS, E_UNDRAINED = \
     range(1, 13)
@@ -121,6 +123,22 @@ _peek_f32, _peek_f64, _peek_i32, _peek_i64 = (_peek(t) for t in (types.float32, 
 _poke_f32, _poke_f64, _poke_i32, _poke_i64 = (_poke(t) for t in (types.float32, types.float64, types.int32,
                                                                  types.int64))
 _peek_u16, _poke_u16 = _peek(types.uint16), _poke(types.uint16)  # float16 and bfloat16 elements, as bits
+
+
+def _pointer(element_type):
+    """An intrinsic making an int64 address a typed pointer: a loop indexing it (p[j])
+    addresses its elements in a way LLVM can analyse, so it can vectorize the loop,
+    which it cannot do through _peek's per-element casts."""
+    @intrinsic
+    def pointer(typingctx, address):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(element_type).as_pointer())
+        return types.CPointer(element_type)(types.int64), codegen
+    return pointer
+
+
+_pointer_f32, _pointer_f64, _pointer_i32, _pointer_i64 = (_pointer(t) for t in (types.float32, types.float64,
+                                                                                types.int32, types.int64))
 
 
 @intrinsic
@@ -233,15 +251,17 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
             iconst,
             slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
             slot_base, slot_itemsize, line_shift, err,
-            kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i,
+            kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i, pool_s,
             log_entry, log_stream, log_line, buf_f, buf_i, state_i, state_f, vval_i, vval_f):
     """Fills the output arrays up to their capacity and returns how much it
     needed: (entries, pool, log, longest buffer, trailing iterations). The
     caller reruns with larger arrays if any exceeded (arrays are never
-    reallocated here: reassigning arrays in a numba loop costs refcounts)."""
+    reallocated here: reassigning arrays in a numba loop costs refcounts).
+    It clears err and its scratch arrays first: they may come from a former run."""
     operand_a, buf_len, tu_cur, tu_end = state_i[0], state_i[1], state_i[2], state_i[3]
     tu_valid, tu_child, stack, elements, operand_b = state_i[4], state_i[5], state_i[6], state_i[7], state_i[8]
     buf_start = state_i[9]  # where a buffer filled straight into the pool begins
+    err[:] = 0
     for row in range(state_i.shape[0]):
         state_i[row, :] = 0
     state_f[:, :] = 0.0
@@ -292,7 +312,7 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                             first = index * row_len + start
                             if n_pool + lanes <= len(pool_f):
                                 _load_run(slot_addr, slot_dtype[slot], slot, first, lanes, pool_f[n_pool:],
-                                          pool_i[n_pool:])
+                                          pool_i[n_pool:], pool_s[n_pool:])
                             n_pool += lanes
                             buf_len[target] += lanes
                             pending += lanes
@@ -349,7 +369,9 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                                 # during the fiber: load the row slice where the buffer will be.
                                 if buf_start[target] < 0:
                                     buf_start[target] = n_pool
-                                if n_pool + lanes <= len(pool_f):
+                                if n_pool + lanes <= len(pool_f) and slot_dtype[slot] == F32:
+                                    _load_many_f32(slot_addr, slot, elements, lanes, pool_s[n_pool:])
+                                elif n_pool + lanes <= len(pool_f):
                                     _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes,
                                                pool_f[n_pool:], pool_i[n_pool:])
                                 n_pool += lanes
@@ -471,7 +493,10 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                 elif st_op[s] == S_BUF:
                     count = buf_len[s]
                     if n_pool + count <= len(pool_f) and count <= buf_f.shape[1]:
-                        if st_float[s]:
+                        if st_dtype[s] == F32:
+                            for k in range(count):
+                                pool_s[n_pool + k] = np.float32(buf_f[s, k])  # an f32 value: exact
+                        elif st_float[s]:
                             for k in range(count):
                                 pool_f[n_pool + k] = buf_f[s, k]
                         else:
@@ -555,22 +580,26 @@ def _lanes(mask, count, out):
 
 
 @njit(**_JIT)
-def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fconst, params,
-          kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, n_entries, pool_f, pool_i,
+def _core(exe_op, exe_args, exe_cost, exe_group, exe_fused, jt_data, jt_start, iconst, fconst, params,
+          kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, n_entries, pool_f, pool_i, pool_s,
           slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_shift,
           vector_bytes, dispatch_cycles, max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
           regs_i, regs_f, vf, vi, runs):
     """Runs the core to its halt; fills cycles (per token + 1), counts (per
     group) and the access log up to its capacity, and returns the log length
-    it needed (the caller reruns with a larger log if it was short)."""
+    it needed (the caller reruns with a larger log if it was short). It clears
+    what it fills first, err included: scratch arrays may come from a former run."""
     x, m, c, b_start, b_len, v_len, v_dtype = regs_i[0, :32], regs_i[1, :8], regs_i[2, :8], regs_i[3, :4], \
         regs_i[4, :4], regs_i[5, :36], regs_i[6, :36]
     a_i, o_i, lanes, elements = regs_i[7], regs_i[9], regs_i[10], regs_i[11]
-    f, a_f, o_f = regs_f[0, :32], regs_f[1], regs_f[3]
+    f, a_f, sum_f, o_f = regs_f[0, :32], regs_f[1], regs_f[2], regs_f[3]
     regs_i[:, :] = 0
     regs_f[:, :] = 0.0
     vf[:, :] = 0.0
     vi[:, :] = 0
+    err[:] = 0
+    cycles[:] = 0.0
+    counts[:] = 0
     for r in range(36):
         v_dtype[r] = F32  # registers start empty (length 0)
     n_acc = 0
@@ -595,17 +624,32 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             if t == F32 and ent_dtype[e] == F32 and (m[a3] & full) == full and 0 <= x[a2] \
                     and x[a2] + count <= b_len[a1]:
                 # The common case, all lanes of an f32 buffer: a straight copy (the pool
-                # already holds f32 values, so there is nothing to round).
+                # holds f32 values, so there is nothing to round).
                 # at >= 0 (checked above): as an unsigned index numba skips its negative-index
                 # wraparound, which otherwise makes LLVM gather lane by lane instead of copying.
                 at = np.uint64(ent_a[e] + x[a2])
                 for k in range(count):
-                    vf[a0, k] = pool_f[at + np.uint64(k)]
+                    vf[a0, k] = np.float64(pool_s[at + np.uint64(k)])
                 v_dtype[a0], v_len[a0] = t, count
                 spent += exe_cost[pc]
                 runs[pc] += 1
-                pc = next_pc
                 executed += 1
+                fused = exe_fused[pc] == FUSED_VADD
+                acc = exe_args[next_pc, 0] if fused else 0
+                if fused and v_dtype[acc] == F32 and v_len[acc] >= count:
+                    # The vadd after it adds what it loaded to an f32 accumulator (vadd vD, vD, vT):
+                    # run here as the vadd branch would, which saves a trip round the loop.
+                    for k in range(count):
+                        vf[acc, k] = np.float64(np.float32(vf[acc, k]) + np.float32(vf[a0, k]))
+                    v_dtype[acc], v_len[acc] = F32, count
+                    spent += exe_cost[next_pc]
+                    runs[next_pc] += 1
+                    executed += 1
+                    next_pc += 1
+                    if executed > max_instructions:
+                        err[0], err[1] = E_STEPS, next_pc
+                        break
+                pc = next_pc
                 continue
             n_lanes = _lanes(m[a3], count, lanes)
             e = b_start[a1]
@@ -615,13 +659,16 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             for k in range(count):
                 vf[a0, k], vi[a0, k] = 0.0, 0
             at = ent_a[e] + x[a2]
-            source_float = _is_float(ent_dtype[e])
+            source = ent_dtype[e]
+            source_float = _is_float(source)
             for j in range(n_lanes):
                 k = lanes[j]
                 if _is_float(t):
-                    vf[a0, k] = _round(pool_f[at + k], t) if source_float else _round_int(pool_i[at + k], t)
+                    vf[a0, k] = _round(_pooled_float(pool_f, pool_s, source, at + k), t) if source_float \
+                        else _round_int(pool_i[at + k], t)
                 else:
-                    vi[a0, k] = _wrap(np.int64(pool_f[at + k]) if source_float else pool_i[at + k], t)
+                    vi[a0, k] = _wrap(np.int64(_pooled_float(pool_f, pool_s, source, at + k)) if source_float
+                                      else pool_i[at + k], t)
             v_dtype[a0], v_len[a0] = t, count
         elif OP_VADD <= op <= OP_VFMA:
             t = a3
@@ -630,8 +677,17 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             rb = _source(vf, vi, v_dtype, v_len, a2, t, count, SCRATCH + 1)
             rd = _source(vf, vi, v_dtype, v_len, a0, t, count, SCRATCH + 2) if op == OP_VFMA else a0
             if op == OP_VADD and t == F32:  # the accumulation of embedding rows: a tight loop
-                for k in range(count):
-                    vf[a0, k] = np.float64(np.float32(vf[ra, k]) + np.float32(vf[rb, k]))
+                # LLVM vectorizes these loops only where it can tell that no store overlaps a
+                # later lane's load: when the target is a source, written so that it sees lane
+                # k stored where lane k was loaded; otherwise summed into another array first.
+                if ra == a0:
+                    for k in range(count):
+                        vf[a0, k] = np.float64(np.float32(vf[a0, k]) + np.float32(vf[rb, k]))
+                else:
+                    for k in range(count):
+                        sum_f[k] = np.float64(np.float32(vf[ra, k]) + np.float32(vf[rb, k]))
+                    for k in range(count):
+                        vf[a0, k] = sum_f[k]
             elif _is_float(t):
                 for k in range(count):
                     p, q = vf[ra, k], vf[rb, k]
@@ -682,6 +738,21 @@ def _core(exe_op, exe_args, exe_cost, exe_group, jt_data, jt_start, iconst, fcon
             if a0:
                 x[a0] = value
             spent += dispatch_cycles
+            if exe_fused[pc] == FUSED_BRTAB:
+                # the br.tab after it, run straight away: cb.pop's accounting as at the end of
+                # the loop, then br.tab's own (the end of the loop does that one)
+                spent += exe_cost[pc]
+                runs[pc] += 1
+                pc = next_pc
+                executed += 1
+                if executed > max_instructions:
+                    err[0], err[1] = E_STEPS, pc
+                    break
+                table, callback = exe_args[pc, 1], x[exe_args[pc, 0]]
+                if callback < 0 or callback >= jt_start[table + 1] - jt_start[table]:
+                    err[0], err[1], err[2], err[3] = E_JUMP, pc, callback, table
+                    break
+                next_pc = jt_data[jt_start[table] + callback]
         elif op == OP_BRTAB:
             callback = x[a0]
             if callback < 0 or callback >= jt_start[a1 + 1] - jt_start[a1]:
@@ -980,29 +1051,44 @@ def _fop(op, p, q, dtype):
 
 
 @njit(inline="always", **_JIT)  # once per row chunk: a call would cost more than the copy
-def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i):
-    """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked)."""
+def _load_run(slot_addr, dtype, slot, first, n, out_f, out_i, out_s):
+    """out[j] = slot[first + j] for j < n (a contiguous run; bounds already checked), into
+    out_s for float32 slots (the pool's buffers of float32), else out_f or out_i."""
     if dtype == F32:
-        base = slot_addr[slot] + 4 * first
+        source_f32 = _pointer_f32(slot_addr[slot] + 4 * first)
         for j in range(n):
-            out_f[j] = np.float64(_peek_f32(base + 4 * j))
+            out_s[j] = source_f32[j]
     elif dtype == F64:
-        base = slot_addr[slot] + 8 * first
+        source_f64 = _pointer_f64(slot_addr[slot] + 8 * first)
         for j in range(n):
-            out_f[j] = _peek_f64(base + 8 * j)
+            out_f[j] = source_f64[j]
     elif dtype == I32:
-        base = slot_addr[slot] + 4 * first
+        source_i32 = _pointer_i32(slot_addr[slot] + 4 * first)
         for j in range(n):
-            out_i[j] = np.int64(_peek_i32(base + 4 * j))
+            out_i[j] = np.int64(source_i32[j])
     elif dtype == F16 or dtype == BF16:
         base = slot_addr[slot] + 2 * first
         for j in range(n):
             bits = np.int64(_peek_u16(base + 2 * j))
             out_f[j] = f16_value(bits) if dtype == F16 else bf16_value(bits)
     else:
-        base = slot_addr[slot] + 8 * first
+        source_i64 = _pointer_i64(slot_addr[slot] + 8 * first)
         for j in range(n):
-            out_i[j] = _peek_i64(base + 8 * j)
+            out_i[j] = source_i64[j]
+
+
+@njit(inline="always", **_JIT)
+def _load_many_f32(slot_addr, slot, elements, n, out_s):
+    """out_s[j] = slot[elements[j]] for j < n, of a float32 slot (bounds already checked)."""
+    base = slot_addr[slot]
+    for j in range(n):
+        out_s[j] = _peek_f32(base + 4 * elements[j])
+
+
+@njit(inline="always", **_JIT)
+def _pooled_float(pool_f, pool_s, dtype, index):
+    """A float value of a buffer in the queue's pool: float32 buffers are kept in pool_s."""
+    return np.float64(pool_s[index]) if dtype == F32 else pool_f[index]
 
 
 @njit(**_JIT)
@@ -1113,10 +1199,20 @@ class _Encoded:
                 self.exe_args[pc, i] = -1 if value is None else value
         self.exe_group = np.array([GROUPS.index(ins.spec.group) for ins in code], np.int64)
         self.exe_cost = np.array([getattr(machine.costs, ins.spec.group) for ins in code], np.float64)
+        self.exe_fused = np.array([_fused(code, pc) for pc in range(len(code))], np.int64)
         tables = program.jump_tables
         self.jt_data = np.concatenate(tables).astype(np.int64) if tables else np.zeros(0, np.int64)
         self.jt_start = np.cumsum([0] + [len(t) for t in tables]).astype(np.int64)
         self.stream_ids_array = np.array(self.stream_ids, np.int64)
+        self.stream_ids_identity = self.stream_ids == list(range(len(self.stream_ids)))
+        # the program as _access and _core take it: their first arguments
+        self.access_program = (
+            self.tu_kind, self.tu_width, self.tu_lb, self.tu_ub, self.tu_first_child, self.tu_next_sibling,
+            self.tu_streams, self.st_op, self.st_tu, self.st_slot, self.st_index, self.st_col, self.st_alu,
+            self.st_a, self.st_b, self.st_float, self.st_dtype, self.st_width, self.st_contiguous, self.st_direct,
+            self.st_prefetch, self.tu_row_copy, self.rule_start, self.rule_stream, self.rule_cb)
+        self.core_program = (self.exe_op, self.exe_args, self.exe_cost, self.exe_group, self.exe_fused, self.jt_data,
+                             self.jt_start, program.int_constants, program.float_constants)
         output_slots = {i for i, slot in enumerate(program.kernel.slots or []) if slot.access == 1}
         # A kernel whose core never loads from an output: a re-run stores the same values to
         # the same elements whatever they held, so it needs no copy of the starting outputs.
@@ -1143,6 +1239,22 @@ class _Encoded:
 
 
 SPARE_WORKSPACES = 4  # per program: one per host thread running it is enough
+
+
+def _fused(code, pc: int) -> int:
+    """Which instruction _core runs together with the one at pc, in the same trip round its
+    loop: the br.tab after a cb.pop (FUSED_BRTAB), or the vadd after an f32 bld that adds the
+    vector loaded to an accumulator in place (bld vT ...; vadd vD, vD, vT: FUSED_VADD)."""
+    if pc + 1 >= len(code):
+        return FUSED_NONE
+    first, then = code[pc].spec.code, code[pc + 1].spec.code
+    if first == OP_CBPOP and then == OP_BRTAB:
+        return FUSED_BRTAB
+    load, add = code[pc].args, code[pc + 1].args
+    if first == OP_BLD and then == OP_VADD and load[4] == F32 and add[3] == F32 and add[1] == add[0] \
+            and add[2] == load[0]:
+        return FUSED_VADD
+    return FUSED_NONE
 
 
 def _is_row_slice(program: KernelProgram, stream) -> bool:
@@ -1290,6 +1402,12 @@ class FastKernel:
         self.slot_size = np.array([a.size for a in arrays], np.int64)
         self.slot_rowlen = np.array([a.size // r if r else 0 for a, r in zip(arrays, self.slot_rows)], np.int64)
         self.outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
+        # the slots as _access and _core take them
+        self.access_slots = (program.int_constants, self.slot_addr, self.slot_dtype, self.slot_rows, self.slot_rowlen,
+                             self.slot_size, addresses.base, addresses.itemsize, self.line_shift)
+        self.core_slots = (self.slot_addr, self.slot_dtype, self.slot_size, addresses.base, addresses.itemsize,
+                           self.line_shift, machine.vector_bytes, float(machine.callback_dispatch_cycles),
+                           max_instructions)
 
     def run_core(self, params, roots, core_id: int) -> CoreActivity:
         """run_golden_core's twin: the same CoreActivity (arrays of its own)."""
@@ -1327,53 +1445,37 @@ class FastKernel:
         roots = np.array(roots, np.int64)
         while True:
             queue = workspace.queue
-            err[:] = 0
-            needed = _access(
-                enc.tu_kind, enc.tu_width, enc.tu_lb, enc.tu_ub, enc.tu_first_child, enc.tu_next_sibling,
-                enc.tu_streams, enc.st_op, enc.st_tu, enc.st_slot, enc.st_index, enc.st_col, enc.st_alu, enc.st_a,
-                enc.st_b, enc.st_float, enc.st_dtype, enc.st_width, enc.st_contiguous, enc.st_direct,
-                enc.st_prefetch, enc.tu_row_copy, enc.rule_start, enc.rule_stream, enc.rule_cb,
-                roots, params, self.program.int_constants, self.slot_addr, self.slot_dtype, self.slot_rows,
-                self.slot_rowlen, self.slot_size, self.addresses.base, self.addresses.itemsize, self.line_shift,
-                err, queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype,
-                queue.ent_iter, queue.pool_f, queue.pool_i, queue.log_entry, queue.log_stream, queue.log_line,
-                queue.buf_f, queue.buf_i, workspace.access_i, workspace.access_f, workspace.stream_i,
-                workspace.stream_f)
+            n, n_pool, n_log, max_buf, trailing = _access(
+                *enc.access_program, roots, params, *self.access_slots, err, *queue.access_arrays,
+                *workspace.access_scratch)
             if err[0]:
                 raise _access_fault(self.program, enc, self.slot_labels, err)
-            needed = tuple(int(v) for v in needed)
-            n, n_pool, n_log, max_buf, trailing = needed
-            if all(need <= have for need, have in zip(needed[:4], queue.capacity)):
+            needed = (n, n_pool, n_log, max_buf)
+            entries, pool, log, buffer = queue.capacity
+            if n <= entries and n_pool <= pool and n_log <= log and max_buf <= buffer:
                 queue.n, queue.n_log, queue.trailing = n, n_log, trailing
-                enc.queue_capacity = needed[:4]
+                enc.queue_capacity = needed
                 return queue
-            workspace.queue = _Queue(tuple(max(need, have) for need, have in zip(needed[:4], queue.capacity)),
+            workspace.queue = _Queue(tuple(max(need, have) for need, have in zip(needed, queue.capacity)),
                                      len(enc.st_op))
 
     def _run_core(self, workspace: "_Workspace", params, queue: "_Queue", core_id: int) -> int:
         """The core's run to its halt (repeated with a longer access log when it was
         short); returns the length of its access log."""
-        enc, program, machine, err = self.enc, self.program, self.machine, workspace.err
+        enc, program, err = self.enc, self.program, workspace.err
         n = queue.n
         cycles = workspace.cycles_for(n + 1)
-        # A re-run starts from the tensors as they were when this core started. The kernel's
-        # cores run one after another on zeroed outputs (interpreter), so only the later cores,
-        # which may see what earlier ones wrote, need a copy; the first re-runs from zeros.
+        # A re-run starts from the tensors as they were when this core started, if the core
+        # loads from its outputs (if not, it stores the same values again whatever they hold).
+        # The kernel's cores run one after another on zeroed outputs (interpreter), so only the
+        # later cores, which may see what earlier ones wrote, need a copy; the first re-runs
+        # from zeros.
         initial = None
         if enc.core_reads_outputs:
             initial = [o.copy() for o in self.outputs] if core_id else [0] * len(self.outputs)
         while True:
-            cycles[:] = 0.0
-            workspace.counts[:] = 0
-            err[:] = 0
-            n_acc = _core(
-                enc.exe_op, enc.exe_args, enc.exe_cost, enc.exe_group, enc.jt_data, enc.jt_start,
-                program.int_constants, program.float_constants, params, queue.kind, queue.ent_a, queue.ent_f,
-                queue.ent_len, queue.ent_mask, queue.ent_dtype, n, queue.pool_f, queue.pool_i, self.slot_addr,
-                self.slot_dtype, self.slot_size, self.addresses.base, self.addresses.itemsize, self.line_shift,
-                machine.vector_bytes, float(machine.callback_dispatch_cycles), self.max_instructions, err, cycles,
-                workspace.counts, workspace.acc_token, workspace.acc_line, workspace.acc_store, workspace.regs_i,
-                workspace.regs_f, workspace.vector_f, workspace.vector_i, workspace.runs)
+            n_acc = _core(*enc.core_program, params, *queue.core_entries, n, queue.pool_f, queue.pool_i, queue.pool_s,
+                          *self.core_slots, err, cycles, *workspace.core_scratch)
             if err[0]:
                 raise _core_fault(program, core_id, err, self.max_instructions, self.slot_labels)
             if n_acc <= len(workspace.acc_line):
@@ -1385,6 +1487,7 @@ class FastKernel:
                 output[...] = start
 
     def _activity(self, workspace: "_Workspace", queue: "_Queue", n_acc: int, core_id: int) -> CoreActivity:
+        """The run's CoreActivity, as views of the workspace where it can be."""
         n, n_log, enc = queue.n, queue.n_log, self.enc
         entry_bytes = np.empty(n, np.int64)
         core_token, core_cycles = np.empty(n + 1, np.int64), np.empty(n + 1, np.float64)
@@ -1396,7 +1499,8 @@ class FastKernel:
             entry_iterations=queue.ent_iter[:n],
             trailing_iterations=int(queue.trailing),
             au_entry=queue.log_entry[:n_log],
-            au_stream=enc.stream_ids_array[queue.log_stream[:n_log]],
+            au_stream=queue.log_stream[:n_log] if enc.stream_ids_identity
+            else enc.stream_ids_array[queue.log_stream[:n_log]],
             au_line=queue.log_line[:n_log],
             core_token=core_token[:used],
             core_cycles=core_cycles[:used],
@@ -1426,10 +1530,16 @@ class _Queue:
             np.zeros(entries, np.int64) for _ in range(5))
         self.ent_f = np.zeros(entries, np.float64)
         self.pool_f, self.pool_i = np.zeros(pool, np.float64), np.zeros(pool, np.int64)
+        self.pool_s = np.zeros(pool, np.float32)  # the buffers of float32 (the others: pool_f, pool_i)
         self.log_entry, self.log_stream, self.log_line = (np.zeros(log, np.int64) for _ in range(3))
         self.buf_f = np.zeros((max(n_streams, 1), buffer), np.float64)
         self.buf_i = np.zeros((max(n_streams, 1), buffer), np.int64)
         self.n = self.n_log = self.trailing = 0
+        # as _access and _core take them
+        self.access_arrays = (self.kind, self.ent_a, self.ent_f, self.ent_len, self.ent_mask, self.ent_dtype,
+                              self.ent_iter, self.pool_f, self.pool_i, self.pool_s, self.log_entry, self.log_stream,
+                              self.log_line, self.buf_f, self.buf_i)
+        self.core_entries = (self.kind, self.ent_a, self.ent_f, self.ent_len, self.ent_mask, self.ent_dtype)
 
 
 _EMPTY_QUEUE = _Queue((0, 0, 0, 0), 0)  # a core without access-unit runs reads no entry of it
@@ -1437,9 +1547,9 @@ _EMPTY_QUEUE = _Queue((0, 0, 0, 0), 0)  # a core without access-unit runs reads 
 
 class _Workspace:
     """What one core run writes besides the tensors: the access unit's queue and scratch
-    rows, the core's registers, counts, per-token cycles and access log. Every compiled
-    function clears what it reads before it reads it, or the caller does (cycles, counts,
-    err), so a workspace passes from run to run as it is."""
+    rows, the core's registers, counts, per-token cycles and access log. The compiled
+    functions clear what they read before they read it (err, cycles and counts too), so a
+    workspace passes from run to run as it is."""
 
     def __init__(self, enc: _Encoded):
         streams = max(len(enc.st_op), 1)
@@ -1453,6 +1563,7 @@ class _Workspace:
         self.runs = np.zeros(len(enc.exe_op), np.int64)
         self.counts = np.zeros(8, np.int64)
         self.cycles = np.zeros(0, np.float64)
+        self.access_scratch = (self.access_i, self.access_f, self.stream_i, self.stream_f)  # as _access takes them
         self.grow_log(enc.log_capacity)
 
     def cycles_for(self, n: int) -> np.ndarray:
@@ -1463,6 +1574,9 @@ class _Workspace:
     def grow_log(self, capacity: int) -> None:
         self.acc_token, self.acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
         self.acc_store = np.zeros(capacity, np.bool_)
+        # what _core takes after its cycles, in its order
+        self.core_scratch = (self.counts, self.acc_token, self.acc_line, self.acc_store, self.regs_i, self.regs_f,
+                             self.vector_f, self.vector_i, self.runs)
 
 
 def _access_fault(program: KernelProgram, enc: _Encoded, labels, err) -> EmulationError:

@@ -9,9 +9,12 @@
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import dataclasses
 import math
 import os
+import sys
+import threading
 
 import numpy as np
 
@@ -222,6 +225,9 @@ class Interpreter:
             raise EmulationError(f"kernel '{program.name}' was compiled for {compiled_for.vectorBytes}-byte vectors, "
                                  f"machine '{machine.name}' has {machine.vector_bytes} ({remedy})")
         inputs = [values[int(t)] for t in op.inputs]
+        for t, array in zip(op.inputs, inputs):
+            if int(t) in self._constants:
+                _huge_pages_for(array)
         labels = self._labels(op)
         params = [_param(p, inputs, labels, program) for p in program.kernel.params or []]
         outputs = []
@@ -350,6 +356,35 @@ def _assign_roots(program: KernelProgram, cores: int) -> list[list[int]]:
         return [[]]
     used = min(cores, len(program.roots))
     return [program.roots[c::used] for c in range(used)]
+
+
+HUGE_PAGE_BYTES = 2 << 20
+MADV_COLLAPSE = 25  # Linux 6.1 and later
+_huge_page_ranges: set[tuple[int, int]] = set()   # asked for already (asking again costs ~70 us)
+_huge_page_lock = threading.Lock()
+
+
+def _huge_pages_for(array: np.ndarray) -> None:
+    """Asks Linux to back a large constant (a table) with 2 MiB pages, once. Kernels gather
+    its rows at random, and on 4 KiB pages nearly every row gathered costs a TLB miss
+    (under a hypervisor a two-level page walk), which is a large part of the access
+    unit's time on big tables. A hint about host memory only: the data and its address
+    stay as they are, and where it is refused (another OS, an older kernel, no free huge
+    pages) nothing changes."""
+    if array.nbytes < 2 * HUGE_PAGE_BYTES or not sys.platform.startswith("linux"):
+        return
+    start = -(-array.ctypes.data // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
+    end = (array.ctypes.data + array.nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
+    with _huge_page_lock:
+        if (start, end) in _huge_page_ranges:
+            return
+        _huge_page_ranges.add((start, end))
+    try:
+        madvise = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):
+        return
+    madvise.argtypes, madvise.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    madvise(start, end - start, MADV_COLLAPSE)  # -1 (refused) changes nothing
 
 
 class _AddressSpace:

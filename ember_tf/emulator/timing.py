@@ -131,23 +131,6 @@ def _distinct(lines: np.ndarray) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _coalesced(streams: np.ndarray, lines: np.ndarray, entries: np.ndarray):
-    """The accesses coalesce() keeps: their lines and entries."""
-    n = len(lines)
-    kept_lines, kept_entries = np.empty(n, np.int64), np.empty(n, np.int64)
-    if n == 0:
-        return kept_lines, kept_entries
-    previous = np.full(streams.max() + 1, -1, dtype=np.int64)
-    kept = 0
-    for i in range(n):
-        if previous[streams[i]] != lines[i]:
-            kept_lines[kept], kept_entries[kept] = lines[i], entries[i]
-            kept += 1
-        previous[streams[i]] = lines[i]
-    return kept_lines[:kept], kept_entries[:kept]
-
-
-@njit(cache=True, nogil=True)
 def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au_line, access_token,
                 access_line, access_store, core_token, core_cycles, chunk_bytes, llc_window, l1_window,
                 llc_latency, dram_latency, mlp):
@@ -165,21 +148,21 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
     n_chunks = entry_chunk[-1] + 1 if n_entries else 1
     iterations, hits, misses = np.zeros(n_chunks), np.zeros(n_chunks), np.zeros(n_chunks)
     core, fill = np.zeros(n_chunks), np.zeros(n_chunks)
+    # Integer sums (exact in any order), kept in registers while the chunk stays the same:
+    # adding to memory entry by entry waits on the previous add's store every time.
+    chunk, chunk_iterations, chunk_fill = 0, 0, 0
     for e in range(n_entries):
-        iterations[entry_chunk[e]] += entry_iterations[e]
-        fill[entry_chunk[e]] += entry_bytes[e]
+        if entry_chunk[e] != chunk:
+            iterations[chunk] += chunk_iterations
+            fill[chunk] += chunk_fill
+            chunk, chunk_iterations, chunk_fill = entry_chunk[e], 0, 0
+        chunk_iterations += entry_iterations[e]
+        chunk_fill += entry_bytes[e]
+    iterations[chunk] += chunk_iterations
+    fill[chunk] += chunk_fill
     iterations[n_chunks - 1] += trailing
 
-    requests, request_entry = _coalesced(au_stream, au_line, au_entry)
-    llc_hit = recency_hits(requests, llc_window)
-    llc_hits = 0
-    for i in range(len(requests)):
-        chunk = _chunk_of(request_entry[i], entry_chunk, n_chunks)
-        if llc_hit[i]:
-            hits[chunk] += 1
-            llc_hits += 1
-        else:
-            misses[chunk] += 1
+    requests, llc_hits = _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses)
 
     for i in range(len(core_token)):
         core[_chunk_of(core_token[i], entry_chunk, n_chunks)] += core_cycles[i]
@@ -200,8 +183,55 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
         dram_reads += 0 if llc_hit_core[i] else 1
         core[_chunk_of(tokens[i], entry_chunk, n_chunks)] += stall / mlp
     written_lines = _distinct(lines[stores]) if written else 0
-    counts = np.array([len(requests), llc_hits, loads, l1_hits, dram_reads, written_lines, position])
+    counts = np.array([requests, llc_hits, loads, l1_hits, dram_reads, written_lines, position])
     return n_chunks, iterations, hits, misses, core, fill, counts
+
+
+@njit(cache=True, nogil=True)
+def _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses):
+    """The access unit's line requests, counted per chunk into hits and misses: an access
+    is a request unless its stream's previous access was to the same line (coalesce()), and
+    a request hits in the LLC when its line was requested within the previous llc_window
+    requests (recency_hits()); in one pass. Returns (requests, LLC hits)."""
+    n = len(au_line)
+    requests, llc_hits = 0, 0
+    if n == 0:
+        return requests, llc_hits
+    previous = np.full(au_stream.max() + 1, -1, dtype=np.int64)  # each stream's last line
+    bits = 4
+    while (1 << bits) < 2 * n:
+        bits += 1
+    table = np.full(2 << bits, -1, dtype=np.int64)  # recency_hits's: (line, last request) pairs
+    # The stream of the last access and its last line are kept in registers (a stream makes many
+    # accesses in a row; reading an entry just stored waits for the store), and so are the
+    # counts of the current chunk (requests come in entry order).
+    stream, last, chunk, chunk_hits, chunk_misses = -1, -1, 0, 0, 0
+    for i in range(n):
+        if au_stream[i] != stream:
+            if stream >= 0:
+                previous[stream] = last
+            stream = au_stream[i]
+            last = previous[stream]
+        line = au_line[i]
+        if line != last:
+            slot = _probe_pairs(table, line, bits)
+            hit = table[2 * slot] == line and requests - table[2 * slot + 1] <= llc_window
+            table[2 * slot], table[2 * slot + 1] = line, requests
+            requests += 1
+            at = _chunk_of(au_entry[i], entry_chunk, n_chunks)
+            if at != chunk:
+                hits[chunk] += chunk_hits
+                misses[chunk] += chunk_misses
+                llc_hits += chunk_hits
+                chunk, chunk_hits, chunk_misses = at, 0, 0
+            if hit:
+                chunk_hits += 1
+            else:
+                chunk_misses += 1
+        last = line
+    hits[chunk] += chunk_hits
+    misses[chunk] += chunk_misses
+    return requests, llc_hits + chunk_hits
 
 
 @njit(inline="always", cache=True, nogil=True)
