@@ -129,12 +129,14 @@ def cmd_convert(args: argparse.Namespace) -> None:
     if not os.path.isdir(args.source):
         if not os.path.exists(args.source):
             raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
-        _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options))
+        with _converting(args.source, options) as status:
+            _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options), status)
         return
     if args.hlo_params:
         raise EmberError("--hlo_params applies to HLO modules, not to a SavedModel directory")
-    converter = Converter.from_saved_model(args.source, keys, tags, options)
-    size = _convert_to_file(converter, args.output)
+    with _converting(args.source, options) as status:
+        converter = Converter.from_saved_model(args.source, keys, tags, options)
+        size = _convert_to_file(converter, args.output, status)
     kernels = sum(len(r.offloaded) for r in converter.reports)
     left = sum(len(r.not_offloaded) for r in converter.reports)
     print(f"wrote {args.output} ({size:,} bytes): {len(converter.reports)} signature(s), {kernels} kernel(s)"
@@ -145,18 +147,27 @@ def cmd_convert(args: argparse.Namespace) -> None:
             print(f"  {report.key}: {entry['family']} -> {entry['kernel']}{tables}")
 
 
-def _convert_to_file(converter, output: str) -> int:
-    progress = _Progress(output)
+def _converting(source: str, options) -> _Status:
+    """The spinner of a conversion (loading TensorFlow and the model takes seconds); none while
+    --print_ir_after writes IR to the same terminal."""
+    if options.print_ir_after:
+        return _Status("", enabled=False)
+    return _Status(f"converting {source}")
+
+
+def _convert_to_file(converter, output: str, status: _Status) -> int:
+    progress = _Progress(output, status)
     try:
         return converter.convert_to_file(output, progress=progress)
     except OSError as e:
         raise EmberError(f"{output}: cannot write: {e.strerror or e}") from None
     finally:
+        status.stop()
         progress.close()
 
 
-def _convert_hlo(args: argparse.Namespace, converter) -> None:
-    size = _convert_to_file(converter, args.output)
+def _convert_hlo(args: argparse.Namespace, converter, status: _Status) -> None:
+    size = _convert_to_file(converter, args.output, status)
     report = converter.report
     print(f"wrote {args.output} ({size:,} bytes): {len(report['offloaded'])} kernel(s), "
           f"{len(report['host_segments'])} host segment(s) for the HLO evaluator")
@@ -170,12 +181,15 @@ class _Progress:
 
     THRESHOLD = 64 << 20
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, status: _Status | None = None):
         self.path, self.shown, self.active = path, -1, False
+        self.status = status   # the spinner of the conversion, which this line replaces
 
     def __call__(self, done: int, total: int) -> None:
         if total < self.THRESHOLD:
             return
+        if self.status is not None:
+            self.status.stop()
         percent = done * 100 // total
         tty = sys.stderr.isatty()
         if percent == self.shown or (not tty and percent // 10 == self.shown // 10 and percent != 100):
@@ -259,18 +273,37 @@ def _load_npz(path: str) -> dict[str, np.ndarray]:
         raise EmberError(f"{path}: cannot read as .npz: {e}") from None
 
 
-def _working(what: str, mode: str):
-    """A spinner on stderr while the emulator works (a terminal only): the first fast-mode run
-    compiles the emulator for about a minute, and long runs take a while."""
-    from rich.console import Console
+class _Status:
+    """A spinner on stderr while a person waits (a terminal only; nothing otherwise);
+    `stop` ends it early, before something else is printed."""
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return contextlib.nullcontext()
+    def __init__(self, what: str, enabled: bool = True):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        self._status = console.status(what + " ...") if enabled and console.is_terminal else None
+
+    def __enter__(self) -> "_Status":
+        if self._status is not None:
+            self._status.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def _working(what: str, mode: str) -> _Status:
+    """The spinner of an emulation: the first fast-mode run compiles the emulator for about
+    a minute, and long runs take a while."""
     cached = any((pathlib.Path(__file__).parent / "emulator" / "__pycache__").glob("fast.*.nbi"))
     if mode == "fast" and not cached:
         what += " (the first run compiles the fast emulator: about a minute, once)"
-    return console.status(what + " ...")
+    return _Status(what)
 
 
 def _check_writable(*paths: str | None) -> None:

@@ -171,3 +171,49 @@ def test_a_kernel_for_another_machine_says_how_to_convert(tmp_path):
     np.savez(tmp_path / "in.npz", ids=np.array([0], np.int32))
     result = ember_tf("run", model, f"--inputs={tmp_path / 'in.npz'}", "--machine=cpu")
     _assert_one_line_error(result, "needs an access unit", "convert with --target=cpu", "--machine=tmu")
+
+
+def _in_a_terminal(*args) -> tuple[int, str]:
+    """`ember-tf ARGS` with stderr on a pseudo-terminal (read as it is written: a full pty
+    would block the process); the exit code and what stderr showed."""
+    import pty
+    import threading
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([str(EMBER_TF), *map(str, args)], stdout=subprocess.DEVNULL, stderr=child,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TERM": "xterm", "COLUMNS": "500"})
+    os.close(child)
+    shown = bytearray()
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:     # the child closed its end
+                return
+            if not chunk:
+                return
+            shown.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    code = process.wait(timeout=300)
+    reader.join(timeout=10)
+    os.close(main)
+    return code, shown.decode(errors="replace")
+
+
+def test_a_person_at_a_terminal_sees_conversion_and_emulation_move(tmp_path):
+    from tests.hlo_import.test_cli import LOOKUP
+
+    (tmp_path / "m.hlo").write_text(LOOKUP)
+    np.savez(tmp_path / "params.npz", p0=np.zeros((10, 4), np.float32))
+    code, shown = _in_a_terminal("convert", tmp_path / "m.hlo", tmp_path / "m.daebin",
+                                 f"--hlo_params={tmp_path / 'params.npz'}")
+    assert code == 0 and f"converting {tmp_path / 'm.hlo'} ..." in shown, shown
+    np.savez(tmp_path / "in.npz", p1=np.array([9, 0, 1], np.int32))
+    code, shown = _in_a_terminal("run", tmp_path / "m.daebin", f"--inputs={tmp_path / 'in.npz'}")
+    assert code == 0 and f"emulating {tmp_path / 'm.daebin'} on tmu" in shown, shown
+    # not in a terminal (a log, CI): no spinner
+    quiet = ember_tf("convert", tmp_path / "m.hlo", tmp_path / "n.daebin", f"--hlo_params={tmp_path / 'params.npz'}")
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr

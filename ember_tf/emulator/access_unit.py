@@ -74,9 +74,11 @@ class GoldenAccessUnit:
     """Yields queue entries for the given roots, one at a time."""
 
     def __init__(self, program: KernelProgram, memory: Sequence[np.ndarray], params: Sequence[int],
-                 roots: Sequence[int], slot_labels: Sequence[str], addresses: AddressMap):
+                 roots: Sequence[int], slot_labels: Sequence[str], addresses: AddressMap,
+                 max_steps: int = 1 << 31):
         self.program, self.memory, self.params = program, memory, params
         self.addresses = addresses
+        self.steps_left = self.max_steps = max_steps  # loop iterations before the run counts as runaway
         self.roots, self.slot_labels = roots, slot_labels
         self.log = MemoryLog()
         self.entries = 0
@@ -145,6 +147,11 @@ class GoldenAccessUnit:
         raise out_of_range_fault(self.program, self.slot_labels, stream, index, limit)
 
     # -- traversal -----------------------------------------------------------
+    def step(self) -> None:
+        self.steps_left -= 1
+        if self.steps_left < 0:
+            raise Fault(runaway_access(self.program.name, self.max_steps))
+
     def entries_iter(self) -> Iterator[Token | Operand]:
         for root in self.roots:
             yield from self.fiber(self.program.tus[root], {})
@@ -178,6 +185,7 @@ class GoldenAccessUnit:
         yield from self.marshal(tu, Event.BEG, env)
         buffers = {s.id: [] for s in tu.streams if s.op == "buf"}
         for start in range(lb, ub, tu.width):
+            self.step()
             lanes = np.arange(start, start + tu.width, dtype=np.int64)
             mask = lanes < ub
             inner = dict(env)
@@ -203,6 +211,11 @@ class GoldenAccessUnit:
             dtype = self.program.stream_dtype(stream_id)
             end_env[stream_id] = convert(np.concatenate(parts), dtype) if parts else np.zeros(0, dtype)
         yield from self.marshal(tu, Event.END, end_env)
+
+
+def runaway_access(kernel: str, max_steps: int) -> str:
+    return (f"kernel '{kernel}': the access unit ran {max_steps} loop iterations without finishing "
+            f"(the limit for inputs of these sizes)")
 
 
 def out_of_range_fault(program: KernelProgram, slot_labels: Sequence[str], stream: Stream, index: int,

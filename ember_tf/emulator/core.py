@@ -149,7 +149,11 @@ class Core:
             self.pc = self.pc + 1 if next_pc is None else next_pc
             executed += 1
             if executed > max_instructions:
-                self.fault(f"executed {max_instructions} instructions without halting")
+                self.fault(runaway_core(max_instructions))
+
+
+def runaway_core(max_instructions: int) -> str:
+    return f"executed {max_instructions} instructions without halting (the limit for inputs of these sizes)"
 
 
 def bounds_problem(program: KernelProgram, slot_labels: Sequence[str], slot: int, element: int, size: int) -> str:
@@ -166,7 +170,7 @@ def run_golden_core(program: KernelProgram, machine: MachineConfig, arrays: Sequ
     `arrays` are the tensors bound to the kernel's slots, in slot order; the
     access unit sees their shapes, the core sees them flat (element-indexed)."""
     memory = [a.reshape(-1) for a in arrays]
-    access = (GoldenAccessUnit(program, arrays, params, roots, slot_labels, addresses)
+    access = (GoldenAccessUnit(program, arrays, params, roots, slot_labels, addresses, max_instructions)
               if machine.has_access_unit else None)
     entries: list = []
 

@@ -23,9 +23,9 @@ from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa._schema_generated import DType
 from ember_tf.dae_isa.encoding import Src
 from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, SrcKind
-from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault
+from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault, runaway_access
 from ember_tf.emulator.activity import AddressMap, CoreActivity
-from ember_tf.emulator.core import bounds_problem
+from ember_tf.emulator.core import bounds_problem, runaway_core
 from ember_tf.emulator.machine import MachineConfig
 from ember_tf.emulator.program import KernelProgram
 from ember_tf.emulator.rounding import bf16_bits, bf16_value, f16_bits, f16_value
@@ -248,7 +248,7 @@ def _prefetch_row_ahead(element, slot, target, slot_addr, slot_dtype, slot_size,
 def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams,
             st_op, st_tu, st_slot, st_index, st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width,
             st_contiguous, st_direct, st_prefetch, tu_row_copy, rule_start, rule_stream, rule_cb, roots, params,
-            iconst,
+            max_steps, iconst,
             slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
             slot_base, slot_itemsize, line_shift, err,
             kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i, pool_s,
@@ -270,6 +270,7 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
     max_buf = 0
 
     n, n_pool, n_log, pending = 0, 0, 0, 0
+    steps = 0  # loop iterations, as golden counts them
 
     for root in roots:
         depth = 0
@@ -305,6 +306,10 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                             buf_start[target] = n_pool
                         start = tu_cur[tu]
                         while start < tu_end[tu]:
+                            steps += 1
+                            if steps > max_steps:
+                                err[0] = E_STEPS
+                                return n, n_pool, n_log, max_buf, pending
                             lanes = min(width, tu_end[tu] - start)
                             if index < 0 or index >= rows or start < 0 or start + lanes > row_len:
                                 err[0], err[1], err[2], err[3] = E_RANGE, s, index, rows
@@ -326,6 +331,10 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                         tu_cur[tu] = start
                         continue
                     # one iteration: streams in definition order
+                    steps += 1
+                    if steps > max_steps:
+                        err[0] = E_STEPS
+                        return n, n_pool, n_log, max_buf, pending
                     start = tu_cur[tu]
                     valid = min(width, tu_end[tu] - start)
                     tu_valid[tu] = valid
@@ -1446,10 +1455,10 @@ class FastKernel:
         while True:
             queue = workspace.queue
             n, n_pool, n_log, max_buf, trailing = _access(
-                *enc.access_program, roots, params, *self.access_slots, err, *queue.access_arrays,
-                *workspace.access_scratch)
+                *enc.access_program, roots, params, self.max_instructions, *self.access_slots, err,
+                *queue.access_arrays, *workspace.access_scratch)
             if err[0]:
-                raise _access_fault(self.program, enc, self.slot_labels, err)
+                raise _access_fault(self.program, enc, self.slot_labels, err, self.max_instructions)
             needed = (n, n_pool, n_log, max_buf)
             entries, pool, log, buffer = queue.capacity
             if n <= entries and n_pool <= pool and n_log <= log and max_buf <= buffer:
@@ -1579,7 +1588,9 @@ class _Workspace:
                              self.vector_f, self.vector_i, self.runs)
 
 
-def _access_fault(program: KernelProgram, enc: _Encoded, labels, err) -> EmulationError:
+def _access_fault(program: KernelProgram, enc: _Encoded, labels, err, max_steps: int) -> EmulationError:
+    if err[0] == E_STEPS:
+        return Fault(runaway_access(program.name, max_steps))
     stream = program.streams[enc.stream_ids[err[1]]]
     if err[0] == E_RANGE:
         return out_of_range_fault(program, labels, stream, int(err[2]), int(err[3]))
@@ -1598,7 +1609,7 @@ def _core_fault(program: KernelProgram, core_id: int, err, max_instructions: int
         E_BLD: lambda: f"bld reads element {a} of a {b}-element buffer",
         E_VDIV: lambda: "integer vector division by zero",
         E_OFF_END: lambda: "ran off the end of the program",
-        E_STEPS: lambda: f"executed {max_instructions} instructions without halting",
+        E_STEPS: lambda: runaway_core(max_instructions),
         E_UNDRAINED: lambda: f"halted with {a} queue entries the access unit still had to deliver",
     }[code]()
     return EmulationError(f"kernel '{program.name}' core {core_id} pc {pc}: {problem}")

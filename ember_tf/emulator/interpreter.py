@@ -249,7 +249,8 @@ class Interpreter:
 
     def _execute_kernel(self, program: KernelProgram, arrays, params, labels, address_map) -> KernelStats:
         machine = self.machine
-        kernel = _MODES[self.mode]()(program, machine, arrays, labels, address_map, self.max_instructions)
+        kernel = _MODES[self.mode]()(program, machine, arrays, labels, address_map,
+                                     step_budget(arrays, self.max_instructions))
         copies = max(1, program.kernel.copies) if not program.roots else 1
         if copies > 1:
             return self._execute_copies(program, kernel, copies, params)
@@ -275,6 +276,24 @@ class Interpreter:
                 runs.append(kernel.time_core(own, [], copy, used))
             timings.append(one_after_another(core, runs))
         return kernel_stats(program.name, machine, timings)
+
+
+STEPS_PER_ELEMENT = 64
+STEPS_BASE = 1 << 16
+
+
+def step_budget(arrays, cap: int) -> int:
+    """How many instructions a core, and how many loop iterations its access unit, may take
+    on these tensors before the run counts as runaway (a fault, not a hang).
+
+    A kernel's work is a few steps per element it reads or writes, and at most a few per
+    row element for each integer element (an id, an offset, a segment id pools one row):
+    64 steps per such element, plus 65,536, comfortably above every compiled kernel and
+    far below the `cap` a user sets (Interpreter's max_instructions)."""
+    row = max((a.size // a.shape[0] if a.ndim and a.shape[0] else a.size) for a in arrays) if arrays else 0
+    integers = sum(a.size for a in arrays if a.dtype.kind in "iu")
+    elements = sum(a.size for a in arrays)
+    return int(min(cap, STEPS_PER_ELEMENT * ((integers + 1) * (row + 1) + elements) + STEPS_BASE))
 
 
 def _independent_waves(operators) -> list[list[fb.OperatorT]]:

@@ -119,9 +119,11 @@ def load_kernel(kernel: fb.KernelT, where: str = "kernel") -> KernelProgram:
         execute=execute,
         jump_tables=[np.asarray(t.targets if t.targets is not None else [], dtype=np.int64)
                      for t in kernel.jumpTables or []],
-        int_constants=np.asarray(kernel.intConstants if kernel.intConstants is not None else [], dtype=np.int64),
-        float_constants=np.asarray(kernel.floatConstants if kernel.floatConstants is not None else [],
-                                   dtype=np.float64),
+        # owned, writable copies whether the field is present (a read-only view of the file) or
+        # absent: the fast mode's compiled loops have one specialization, not one per case
+        int_constants=np.array(kernel.intConstants if kernel.intConstants is not None else [], dtype=np.int64),
+        float_constants=np.array(kernel.floatConstants if kernel.floatConstants is not None else [],
+                                 dtype=np.float64),
         slot_dtypes=[dtypes.numpy_dtype(s.dtype) for s in slots],
         slot_names=[s.name or f"@{i}" for i, s in enumerate(slots)],
     )

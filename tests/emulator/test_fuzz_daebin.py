@@ -15,6 +15,7 @@ import io
 import os
 import pathlib
 import signal
+import time
 
 import numpy as np
 import pytest
@@ -44,6 +45,25 @@ PROGRAMS = {name: dae_isa.serialize_model(dae_isa.assemble((KERNELS / f"{name}.d
             for name in ("gather", "eb_sum", "eb_sum_cpu", "eb_weighted_mean")}
 
 
+def _compiled() -> dict[str, int]:
+    """How many specializations numba holds of each of the fast mode's compiled loops."""
+    from numba.core.registry import CPUDispatcher
+
+    from ember_tf.emulator import fast
+
+    return {name: len(f.signatures) for name, f in vars(fast).items() if isinstance(f, CPUDispatcher)}
+
+
+@pytest.fixture(scope="module")
+def compiled_for_valid_programs() -> dict[str, int]:
+    """The specializations after every seed program ran in fast mode: a mutated file must not add one
+    (a compilation takes tens of seconds)."""
+    for name, content in PROGRAMS.items():
+        machine = "cpu" if name.endswith("_cpu") else "tmu"   # the first run compiles: not timed
+        Interpreter(model_content=content, machine=machine).get_signature_runner()(**_weighted(name, _inputs(name)))
+    return _compiled()
+
+
 def _weighted(name: str, feeds: dict) -> dict:
     if "weighted" in name:
         feeds = feeds | {"weights": np.linspace(-1, 2, len(feeds["indices"])).astype(np.float32)}
@@ -59,9 +79,11 @@ def _alarm(signum, frame):
 
 
 def _run(content: bytes, machine: str, mode: str, feeds: dict):
-    """(outputs, None) or (None, the error's message)."""
+    """(outputs, None) or (None, the error's message); a run over SECONDS fails the test (the
+    alarm interrupts Python code, the clock catches compiled loops that end late)."""
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(SECONDS)
+    start = time.perf_counter()
     try:
         interpreter = Interpreter(model_content=content, machine=machine, mode=mode)
         return interpreter.get_signature_runner()(**feeds), None
@@ -70,6 +92,7 @@ def _run(content: bytes, machine: str, mode: str, feeds: dict):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+        assert time.perf_counter() - start < SECONDS, f"{mode} mode ran {time.perf_counter() - start:.1f} s"
 
 
 @st.composite
@@ -83,7 +106,7 @@ def mutations(draw):
 @hypothesis.settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                      suppress_health_check=list(hypothesis.HealthCheck))
 @hypothesis.given(mutation=mutations())
-def test_a_mutated_program_is_refused_or_runs_alike_in_both_modes(mutation):
+def test_a_mutated_program_is_refused_or_runs_alike_in_both_modes(compiled_for_valid_programs, mutation):
     name, positions, values = mutation
     data = bytearray(PROGRAMS[name])
     for at, value in zip(positions, values):
@@ -100,6 +123,7 @@ def test_a_mutated_program_is_refused_or_runs_alike_in_both_modes(mutation):
     fast, fast_error = _run(bytes(data), machine, "fast", feeds)
     for key, value in feeds.items():
         np.testing.assert_array_equal(value, before[key], err_msg=f"a run changed input {key}")
+    assert _compiled() == compiled_for_valid_programs, "a mutated file made numba compile"
     assert (golden is None) == (fast is None), (golden_error, fast_error)
     if golden is None:
         hypothesis.event("faulted at run time")
