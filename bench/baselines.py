@@ -20,7 +20,7 @@ with inflight = outstanding_requests (128) on tmu and mlp (12) on cpu and `cores
 cores the kernel used, summed over the kernels. It ignores the core's instructions, so
 where the work is compute-bound the measured ratio falls below it. Segment sums write
 rows chosen by data, so neither machine splits them: they use one core each.
-The gpu (machines/gpu.toml, an H100-class GPU) has its own memory (HBM3, 16x the DDR5
+The gpu (ember_tf/machines/gpu.toml, an H100-class GPU) has its own memory (HBM3, 16x the DDR5
 bandwidth of tmu and cpu), so its column compares machines, not the access unit alone:
 times are in microseconds (the clocks differ), and its expectation is Little's law over
 its own sector reads (SMs x mlp sectors in flight) plus a kernel launch per kernel.
@@ -37,7 +37,7 @@ import numpy as np
 from ablation import Bags, Graph, graph_workload
 from ember_tf.compiler import CompileOptions, compile_model
 from ember_tf.emulator import Interpreter
-from ember_tf.emulator.machine import load_machine
+from ember_tf.machines import load_machine
 from ember_tf.ir import embedding_ops
 
 

@@ -19,7 +19,7 @@ from absl import app, flags
 from absl.flags import argparse_flags
 
 from ember_tf import dae_isa
-from ember_tf.emulator.machine import CoreCosts, MachineConfig
+from ember_tf.machines import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.errors import EmberError, InputError
 from ember_tf.model_layout import REPORT_METADATA
@@ -51,7 +51,7 @@ def _define_machine_flags() -> dict:
         if field.type in ("int", "float"):
             define = flags.DEFINE_integer if field.type == "int" else flags.DEFINE_float
             holders[field.name] = define(field.name, None, _MACHINE_HELP.get(field.name, "machine parameter "
-                                                                               f"{field.name} (see machines/*.toml)"))
+                                                                               f"{field.name} (see ember_tf/machines/*.toml)"))
     for field in dataclasses.fields(CoreCosts):
         holders[f"cost_{field.name}"] = flags.DEFINE_float(f"cost_{field.name}", None,
                                                             f"core cycles per {field.name} instruction")

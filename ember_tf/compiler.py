@@ -7,9 +7,9 @@ import dataclasses
 from typing import TextIO
 
 from ember_tf import dae_isa
-from ember_tf.codegen.isa_lowering import DTYPE_NAMES, KernelLowering
+from ember_tf.codegen.isa_lowering import KernelLowering
 from ember_tf.codegen.target import Target
-from ember_tf.ir.core import Func, TensorType, clone_block
+from ember_tf.ir.core import Func, TensorType, clone_block, dtype_name
 from ember_tf.passes.manager import PassManager
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +52,7 @@ def kernel_model_text(func: Func, options: CompileOptions = CompileOptions(), si
         t: TensorType = func.args[i].type
         shape = [1 if d is None else d for d in t.shape]
         sig = [-1 if d is None else d for d in t.shape]
-        lines.append(f'.tensor {n} "{func.arg_names[i]}" dtype={DTYPE_NAMES[t.dtype]} shape={shape} signature={sig}')
+        lines.append(f'.tensor {n} "{func.arg_names[i]}" dtype={dtype_name(t.dtype)} shape={shape} signature={sig}')
     lines.append(compile_kernel(func, options, out).rstrip("\n"))
     ins = list(range(len(inputs)))
     outs = list(range(len(inputs), len(order)))

@@ -22,6 +22,12 @@ class EmulationError(EmberError):
     run was configured wrongly (bad inputs, unknown machine)."""
 
 
+class MachineError(EmulationError):
+    """A machine description cannot be used: an unknown name, an unreadable or malformed
+    TOML file, a parameter missing, unknown or out of range. (An EmulationError, as
+    the emulator raised it before machines had their own layer.)"""
+
+
 class InputError(EmulationError):
     """The inputs a run was given are wrong: a missing or extra key, a wrong dtype or
     shape, an id out of range. The CLI names the inputs file; other faults name the model."""

@@ -14,14 +14,12 @@ from ember_tf.codegen.target import Target
 from ember_tf.errors import CompileError
 from ember_tf.ir.core import (
     ITEMSIZE, BufferType, FloatType, Func, IndexType, MaskType, Operation, StreamType, TensorType, Value, VectorType,
-    constant_value, walk, walk_op,
+    constant_value, dtype_name, walk, walk_op,
 )
 
 _REGISTER_FILES = {"x": range(2, 32), "f": range(0, 32), "v": range(0, 32), "m": range(0, 8), "b": range(0, 4)}
 _INT_OPS = {"addi": "add", "subi": "sub", "muli": "mul", "divi": "div", "remi": "rem", "mini": "min", "maxi": "max"}
 _FLOAT_OPS = {"addf": "add", "subf": "sub", "mulf": "mul", "divf": "div", "maxf": "max", "minf": "min"}
-DTYPE_NAMES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16", "f64": "float64", "i32": "int32",
-               "i64": "int64"}
 # div_no_nan without a float compare: z = min(|y| * s * s, 1) is 1 for any y != 0 (s*s times the
 # smallest subnormal is >= 1) and 0 for y == 0; y + (1 - z) over z is y, or +inf when y == 0.
 _NO_NAN_SCALE = {"f32": 2.0 ** 75, "bf16": 2.0 ** 75, "f16": 2.0 ** 12, "f64": 2.0 ** 540}
@@ -285,7 +283,7 @@ class KernelLowering:
         for n, i in enumerate(self.slot_order):
             t: TensorType = func.args[i].type
             access = "write" if i in func.outputs else "read"
-            line = f".slot {func.arg_names[i]} {DTYPE_NAMES[t.dtype]} {access} rank={t.rank}"
+            line = f".slot {func.arg_names[i]} {dtype_name(t.dtype)} {access} rank={t.rank}"
             if i in func.outputs:
                 dims = []
                 for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):

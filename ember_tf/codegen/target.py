@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ember_tf.emulator.machine import MachineConfig, load_machine
+from ember_tf.machines import MachineConfig, load_machine
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@ modelled DAE machine (or the CPU baseline), giving TensorFlow-equal outputs and
 cycles, bandwidth and stall figures from a timing model of that machine."""
 
 from ember_tf.emulator.interpreter import Interpreter, SignatureRunner
-from ember_tf.emulator.machine import MachineConfig, load_machine
+from ember_tf.machines import MachineConfig, load_machine
 from ember_tf.emulator.stats import RunStats
 
 __all__ = ["Interpreter", "MachineConfig", "RunStats", "SignatureRunner", "load_machine"]

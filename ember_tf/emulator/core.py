@@ -12,7 +12,7 @@ import numpy as np
 
 from ember_tf.emulator.access_unit import GoldenAccessUnit, Operand, Token
 from ember_tf.emulator.activity import AddressMap, CoreActivity
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 from ember_tf.emulator.ops import HANDLERS
 from ember_tf.emulator.program import KernelProgram
 from ember_tf.emulator.rounding import convert

@@ -26,7 +26,7 @@ from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, SrcKind
 from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault, runaway_access
 from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.core import bounds_problem, runaway_core
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 from ember_tf.emulator.program import KernelProgram
 from ember_tf.emulator.rounding import bf16_bits, bf16_value, f16_bits, f16_value
 from ember_tf.emulator.rounding import round_float as _round  # a float64 rounded to an element type

@@ -17,7 +17,7 @@ import numpy as np
 
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.emulator.host import Port
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 from ember_tf.emulator.stats import HostStats
 from ember_tf.errors import EmberError, EmulationError
 

@@ -43,7 +43,7 @@ import math
 import numpy as np
 
 from ember_tf.dae_isa import _schema_generated as fb
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 from ember_tf.emulator.stats import HostStats
 from ember_tf.errors import EmulationError
 from ember_tf.tf_loader import tensorflow

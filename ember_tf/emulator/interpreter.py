@@ -26,7 +26,7 @@ from ember_tf.dae_isa.writer import buffer_bytes
 from ember_tf.emulator.core import run_golden_core
 from ember_tf.emulator.hlo_host import HloHostSegment
 from ember_tf.emulator.host import HostSegment, Port
-from ember_tf.emulator.machine import MachineConfig, load_machine
+from ember_tf.machines import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap

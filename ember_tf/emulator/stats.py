@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 from ember_tf.emulator.timing import CoreTiming
 
 

@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from ember_tf.emulator.activity import CoreActivity
-from ember_tf.emulator.machine import MachineConfig
+from ember_tf.machines import MachineConfig
 
 
 @dataclasses.dataclass

@@ -8,11 +8,24 @@ import dataclasses
 import itertools
 from typing import Iterator
 
+from ember_tf.dae_isa.dtypes import BY_NAME, BY_SUFFIX
+
 # ---- types ------------------------------------------------------------------
 
+# The IR's element types, by their short names in the one dtype table (dae_isa/dtypes.py).
 FLOAT_DTYPES = ("f32", "f16", "bf16", "f64")
 INT_DTYPES = ("i32", "i64")
-ITEMSIZE = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i32": 4, "i64": 8}
+ITEMSIZE = {name: BY_SUFFIX[name].itemsize for name in FLOAT_DTYPES + INT_DTYPES}
+
+
+def dtype_name(dtype: str) -> str:
+    """An IR element type's long name, as TensorFlow and numpy spell it (f32 -> float32)."""
+    return BY_SUFFIX[dtype].name
+
+
+def ir_dtype(name: str) -> str:
+    """The IR element type of a long name (float32 -> f32)."""
+    return BY_NAME[name].suffix
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from ember_tf.codegen.isa_lowering import DTYPE_NAMES
 from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.pattern import match_all
 from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip
@@ -23,6 +22,7 @@ from ember_tf.grappler_like.rewriter.spmm import SparseDenseMatMulRewriter
 from ember_tf.grappler_like.rewriter.weighted_sparse import (
     WeightedMeanRewriter, WeightedSqrtnRewriter, WeightedSumRewriter,
 )
+from ember_tf.ir.core import dtype_name
 
 # Larger patterns first: a bag's gather must not be taken alone before the bag is seen.
 REWRITERS: tuple[Rewriter, ...] = (
@@ -93,7 +93,7 @@ def _apply(graph: FlatGraph, call: KernelCall, result: Rewritten) -> None:
     for out, tensor, shape in zip(call.func.outputs, call.outputs, shapes):
         arg = call.func.args[out]
         name = f"{KERNEL_PREFIX}_{index}/{call.func.arg_names[out]}"
-        placeholders.append(graph.add_placeholder(name, DTYPE_NAMES[arg.type.dtype], shape or (None,) * arg.type.rank))
+        placeholders.append(graph.add_placeholder(name, dtype_name(arg.type.dtype), shape or (None,) * arg.type.rank))
         result.kernel_outputs[name] = index
     for tensor, placeholder in zip(call.outputs, placeholders):
         graph.replace_uses(tensor, placeholder)

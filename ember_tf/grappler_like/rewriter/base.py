@@ -11,10 +11,10 @@ from ember_tf.grappler_like.flat_graph import FlatGraph, tensor_types
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
 from ember_tf.grappler_like.pattern import ANY, Match, OpTypePattern, match_at
 from ember_tf.grappler_like.saved_model import Variable
-from ember_tf.ir.core import Func
+from ember_tf.ir.core import Func, ir_dtype
 
-TABLE_DTYPES = {"float32": "f32", "float16": "f16", "bfloat16": "bf16"}
-ID_DTYPES = {"int32": "i32", "int64": "i64"}
+TABLE_DTYPES = {name: ir_dtype(name) for name in ("float32", "float16", "bfloat16")}
+ID_DTYPES = {name: ir_dtype(name) for name in ("int32", "int64")}
 
 
 @dataclasses.dataclass

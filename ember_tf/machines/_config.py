@@ -1,5 +1,5 @@
-"""Machine configurations: named TOML files (machines/*.toml beside this
-module) or any path, with per-parameter overrides from the command line."""
+"""Machine configurations: named TOML files (*.toml beside this module) or any path,
+with per-parameter overrides from the command line."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import dataclasses
 import pathlib
 import tomllib
 
-from ember_tf.errors import EmulationError
+from ember_tf.errors import MachineError
 
-MACHINES_DIR = pathlib.Path(__file__).resolve().parent / "machines"
+MACHINES_DIR = pathlib.Path(__file__).resolve().parent
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,12 +75,12 @@ class MachineConfig:
         if costs:
             unknown_costs = set(costs) - {f.name for f in dataclasses.fields(CoreCosts)}
             if unknown_costs:
-                raise EmulationError(f"unknown instruction group(s): {', '.join(sorted(unknown_costs))}")
+                raise MachineError(f"unknown instruction group(s): {', '.join(sorted(unknown_costs))}")
             changes = {k: v for k, v in changes.items() if not k.startswith("cost_")}
             changes["costs"] = dataclasses.replace(self.costs, **{k: float(v) for k, v in costs.items()})
         unknown = set(changes) - fields
         if unknown:
-            raise EmulationError(f"unknown machine parameter(s): {', '.join(sorted(unknown))}")
+            raise MachineError(f"unknown machine parameter(s): {', '.join(sorted(unknown))}")
         machine = dataclasses.replace(self, **{k: v if k == "costs" else type(getattr(self, k))(v)
                                                for k, v in changes.items()})
         machine.validate(f"machine '{self.name}'")
@@ -92,34 +92,34 @@ class MachineConfig:
                     "au_elements_per_lane_cycle", "vector_bytes", "mlp", "matrix_flops_per_cycle")
         for name in positive:
             if getattr(self, name) <= 0:
-                raise EmulationError(f"{where}: {name} must be positive, not {getattr(self, name)}")
+                raise MachineError(f"{where}: {name} must be positive, not {getattr(self, name)}")
         for name in ("host_launch_cycles", "kernel_launch_cycles", "callback_dispatch_cycles"):
             if getattr(self, name) < 0:
-                raise EmulationError(f"{where}: {name} must not be negative, not {getattr(self, name)}")
+                raise MachineError(f"{where}: {name} must not be negative, not {getattr(self, name)}")
         if self.vector_bytes % 8:
-            raise EmulationError(f"{where}: vector_bytes must be a multiple of 8")
+            raise MachineError(f"{where}: vector_bytes must be a multiple of 8")
         if self.line_bytes & (self.line_bytes - 1):
-            raise EmulationError(f"{where}: line_bytes must be a power of two, not {self.line_bytes}")
+            raise MachineError(f"{where}: line_bytes must be a power of two, not {self.line_bytes}")
 
 
 def load_machine(name_or_path: str) -> MachineConfig:
-    """`tmu`, `cpu`, `gpu` (files shipped in machines/) or the path of a TOML file."""
+    """`tmu`, `cpu`, `gpu` (files shipped in ember_tf/machines/) or the path of a TOML file."""
     path = pathlib.Path(name_or_path)
     if not path.suffix:
         path = MACHINES_DIR / f"{name_or_path}.toml"
         if not path.exists():
             known = ", ".join(sorted(p.stem for p in MACHINES_DIR.glob("*.toml")))
-            raise EmulationError(f"unknown machine '{name_or_path}' (known: {known}, or a path to a .toml file)")
+            raise MachineError(f"unknown machine '{name_or_path}' (known: {known}, or a path to a .toml file)")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as e:
-        raise EmulationError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise MachineError(f"{path}: cannot read: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise EmulationError(f"{path}: {e}") from None
+        raise MachineError(f"{path}: {e}") from None
     try:
         costs = CoreCosts(**data.pop("costs"))
         machine = MachineConfig(costs=costs, **data)
     except (TypeError, KeyError) as e:
-        raise EmulationError(f"{path}: {e}") from None
+        raise MachineError(f"{path}: {e}") from None
     machine.validate(str(path))
     return machine

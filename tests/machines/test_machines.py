@@ -1,0 +1,43 @@
+"""Machine descriptions: every shipped parameter cites its source; overrides, paths and
+malformed files."""
+
+from __future__ import annotations
+
+import pytest
+
+from ember_tf.errors import EmulationError, MachineError
+from ember_tf.machines import MACHINES_DIR, load_machine
+
+
+def test_machine_files_document_every_parameter():
+    for name in ("tmu", "cpu", "gpu"):
+        machine = load_machine(name)
+        text = (MACHINES_DIR / f"{name}.toml").read_text()
+        for line in text.splitlines():
+            if "=" in line and not line.startswith(("#", "[", "name")):
+                assert "#" in line, f"{name}.toml: parameter without its source: {line}"
+    tmu = load_machine("tmu")
+    assert tmu.lanes == 8 and tmu.outstanding_requests == 128 and tmu.lane_storage_bytes == 2048
+    assert load_machine("tmu").has_access_unit and not load_machine("cpu").has_access_unit
+
+
+def test_machine_overrides_and_paths(tmp_path):
+    machine = load_machine("tmu").with_overrides(cores=7, dram_latency_ns=50.0, cost_vector=3)
+    assert machine.cores == 7 and machine.dram_latency_ns == 50.0 and machine.costs.vector == 3.0
+    with pytest.raises(MachineError, match="unknown instruction group"):
+        load_machine("tmu").with_overrides(cost_teleport=1)
+    with pytest.raises(MachineError, match="unknown machine parameter"):
+        load_machine("tmu").with_overrides(warp_drive=1)
+    custom = tmp_path / "mine.toml"
+    custom.write_text((MACHINES_DIR / "tmu.toml").read_text().replace(
+        "cores = 8", "cores = 3"))
+    assert load_machine(str(custom)).cores == 3
+    (tmp_path / "broken.toml").write_text("cores = [")
+    with pytest.raises(MachineError, match="broken.toml"):
+        load_machine(str(tmp_path / "broken.toml"))
+
+
+def test_an_unknown_machine_names_the_known_ones():
+    with pytest.raises(MachineError, match=r"unknown machine 'tpu' \(known: cpu, gpu, tmu"):
+        load_machine("tpu")
+    assert issubclass(MachineError, EmulationError)   # what callers caught before machines had a layer
