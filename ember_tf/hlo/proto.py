@@ -23,11 +23,15 @@ import numpy as np
 from ember_tf.errors import EmberError
 from ember_tf.hlo.module import ELEMENT_TYPES, IGNORED_ATTRIBUTES, Computation, Instruction, Module, Shape
 from ember_tf.hlo.errors import HloParseError
-from ember_tf.hlo.verifier import MAX_TUPLE_DEPTH, verify_module
+from ember_tf.hlo.verifier import MAX_RANK, MAX_TUPLE_DEPTH, shape_error, verify_module
 
 
 class HloProtoUnavailableError(EmberError):
     """The installed TensorFlow does not ship the XLA protos this reader needs."""
+
+
+class _Malformed(Exception):
+    """An attribute renderer's complaint; `_Reader.instruction` names the instruction."""
 
 
 def read_module_proto(data: bytes, source: str = "<hlo proto>", verify: bool = True) -> Module:
@@ -164,6 +168,8 @@ class _Reader:
             attrs += self.called(proto, operand_types, where)
         except (IndexError, KeyError) as e:    # too few operands or callees, an unknown enum value
             raise self.error(f"{where}: malformed {proto.opcode} instruction ({type(e).__name__}: {e})") from None
+        except _Malformed as e:
+            raise self.error(f"{where}: {e}") from None
         instruction.attrs = {k: _canonical(v) for k, v in attrs if k not in IGNORED_ATTRIBUTES}
         return instruction
 
@@ -192,6 +198,9 @@ class _Reader:
     def literal(self, proto, shape: Shape, where: str) -> np.ndarray:
         if shape.is_tuple or shape.dtype == "token":
             raise self.error(f"{where}: {shape.dtype} constants are not supported")
+        problem = shape_error(shape)         # the verifier's limits, before numpy builds the array
+        if problem:
+            raise self.error(f"{where}: {problem}")
         values = getattr(proto, _LITERAL_FIELDS[shape.dtype])
         count = math.prod(shape.dims)
         if isinstance(values, bytes):      # 8- and 16-bit types are packed little-endian
@@ -388,6 +397,9 @@ def _windowed(proto, operand_types) -> list:
 def _dim_labels(d) -> str:
     """ConvolutionDimensionNumbersToString, e.g. b01f_01io->b01f."""
     def labels(first, second, spatial, names) -> str:
+        for dim in (first, second, *spatial):      # each sizes the string: bounded before it is built
+            if not 0 <= dim < MAX_RANK:
+                raise _Malformed(f"convolution dimension number {dim} is out of range [0, {MAX_RANK})")
         out = ["?"] * (max([first, second, *spatial]) + 1)
         out[first], out[second] = names
         for i, dim in enumerate(spatial):

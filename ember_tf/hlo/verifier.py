@@ -21,7 +21,10 @@ What it checks:
 * sizes, before anything is allocated:
 
   - every array has rank <= MAX_RANK (32) and at most MAX_ELEMENTS (2**31) elements,
-    and no dimension above that either; tuple shapes nest at most MAX_TUPLE_DEPTH (32);
+    and no dimension above that either, nor (in an empty array) a product of its nonzero
+    dimensions (numpy cannot make such an array); tuple shapes nest at most
+    MAX_TUPLE_DEPTH (32). `shape_error` is this check alone, which the proto reader runs
+    on a constant's shape before it builds the array;
   - the evaluator's estimated working set is at most MAX_WORKING_SET_BYTES (4 GiB): the
     sum of every value a computation keeps (each instruction's result, every computation
     counted once; entry parameters are the caller's and not counted) plus the largest
@@ -167,7 +170,7 @@ class _Verifier:
         numbers: dict[int, Instruction] = {}
         parameters = [i for i in computation.instructions if i.opcode == "parameter"]
         for instruction in computation.instructions:
-            problem = _shape_error(instruction.shape)
+            problem = shape_error(instruction.shape)
             if problem:
                 raise self.fail(computation, instruction, problem)
             for operand in instruction.operands:
@@ -269,12 +272,13 @@ def _short(shape: Shape) -> str:
 
 # -- shapes --------------------------------------------------------------------------------
 
-def _shape_error(shape: Shape, depth: int = 0) -> str | None:
+def shape_error(shape: Shape, depth: int = 0) -> str | None:
+    """What makes the shape one the evaluator cannot hold (None if nothing)."""
     if shape.is_tuple:
         if depth >= MAX_TUPLE_DEPTH:
             return f"tuple shapes nest more than {MAX_TUPLE_DEPTH} deep"
         for element in shape.tuple_shapes:
-            problem = _shape_error(element, depth + 1)
+            problem = shape_error(element, depth + 1)
             if problem:
                 return problem
         return None
@@ -290,6 +294,10 @@ def _shape_error(shape: Shape, depth: int = 0) -> str | None:
     count = math.prod(shape.dims)
     if count > MAX_ELEMENTS:
         return f"shape {_short(shape)} has {count} elements; at most {MAX_ELEMENTS} (2**31) per array is supported"
+    extent = math.prod(d for d in shape.dims if d)
+    if extent > MAX_ELEMENTS:
+        return (f"shape {_short(shape)} is empty, but its nonzero dimensions multiply to {extent}; at most "
+                f"{MAX_ELEMENTS} (2**31) is supported")
     return None
 
 

@@ -209,6 +209,11 @@ CASES = {
                                     "shape f32[100000,100000] has 10000000000 elements; at most 2147483648 (2**31)"),
     "an empty array with a huge dimension": (_module(f"  ROOT {MARK}x = f32[0,9000000000] parameter(0)"),
                                              "has a dimension of 9000000000"),
+    "an empty array numpy cannot shape": (      # found by tests/hlo_import/test_fuzz_proto.py
+        _module(f"  c = f32[] constant(1)\n"
+                f"  ROOT {MARK}b = f32[2147483648,2147483648,0] broadcast(c), dimensions={{}}"),
+        "main/b: shape f32[2147483648,2147483648,0] is empty, but its nonzero dimensions multiply to "
+        "4611686018427387904; at most 2147483648 (2**31) is supported"),
     "rank 33": (_module(f"  ROOT {MARK}x = f32[{','.join(['1'] * 33)}] parameter(0)"),
                 "has rank 33; at most 32 is supported"),
     "a 7 TiB iota": (_module(f"  ROOT {MARK}i = s64[2000000000] iota(), iota_dimension=0"),
@@ -247,6 +252,7 @@ def test_the_same_modules_are_fine_once_corrected():
         "a computation that calls itself": ("ROOT /*!*/c = f32[] call(p), to_apply=self", "ROOT n = f32[] negate(p)"),
         "too much in total": ("  ROOT /*!*/n7 = f32[8192,16384] negate(n6)", ""),
         "dynamic-slice larger than its operand": ("1000000000000", "4"),
+        "an empty array numpy cannot shape": ("2147483648,2147483648,0", "2147483648,0"),
     }
     for name, (old, new) in ok.items():
         text = CASES[name][0]

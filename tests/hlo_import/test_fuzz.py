@@ -123,40 +123,50 @@ def _unchanged(before, after) -> bool:
 
 
 def check(text: str) -> None:
-    """parse + verify + evaluate + convert + run: each succeeds or raises an EmberError,
-    and the inputs come back unchanged."""
-    from ember_tf import Interpreter
+    """parse + verify, then `check_module`."""
     from ember_tf.hlo import parse_module
-    from ember_tf.hlo.evaluator import evaluate
-    from ember_tf.hlo_import import HloConverter
 
     try:
         module = parse_module(text, "fuzz.hlo")
     except EmberError:
         return
+    check_module(module, "fuzz.hlo")
+
+
+def check_module(module, source: str) -> str:
+    """evaluate + convert + run a verified module: each succeeds or raises an EmberError,
+    and the inputs come back unchanged. Returns what happened, for hypothesis.event."""
+    from ember_tf import Interpreter
+    from ember_tf.hlo.evaluator import evaluate
+    from ember_tf.hlo_import import HloConverter
+
     rng = np.random.default_rng(0)
     parameters = module.entry_computation.parameters()
     feedable = sum(_elements(p.shape) for p in parameters) <= MAX_INPUT_ELEMENTS
+    outcome = "not evaluated (inputs too large)"
     if feedable:
         arguments = [_value(p.shape, rng) for p in parameters]
         before = _copies(arguments)
         try:
             evaluate(module, arguments)
+            outcome = "evaluates"
         except EmberError:
-            pass
+            outcome = "evaluator rejects"
         assert _unchanged(before, arguments), "the evaluator changed an argument"
     try:
-        content = HloConverter(module, "fuzz.hlo").convert()
+        content = HloConverter(module, source).convert()
     except EmberError:
-        return
+        return f"{outcome}, converter rejects"
     if not feedable or any(p.shape.is_tuple for p in parameters):
-        return
+        return f"{outcome}, converts (not run)"
     feeds = {f"p{p.parameter_number}": a for p, a in zip(parameters, arguments)}
     try:
         Interpreter(model_content=content, mode="golden").get_signature_runner()(**feeds)
+        ran = "runs"
     except EmberError:
-        pass
+        ran = "run fails"
     assert _unchanged(before, arguments), "a run changed an input"
+    return f"{outcome}, converts, {ran}"
 
 
 # -- the seeds ---------------------------------------------------------------------------------
