@@ -5,7 +5,6 @@ over the library. An EmberError becomes one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
@@ -19,10 +18,12 @@ from absl import app, flags
 from absl.flags import argparse_flags
 
 from ember_tf import dae_isa
-from ember_tf.machines import CoreCosts, MachineConfig
 from ember_tf.dae_isa.summary import format_summary, summarize
+from ember_tf.dae_isa.writer import write_files
 from ember_tf.errors import EmberError, InputError
-from ember_tf.model_layout import REPORT_METADATA
+from ember_tf.frontend.layout import REPORT_METADATA
+from ember_tf.frontend.report import SignatureReport, reports_from_json
+from ember_tf.machines import CoreCosts, MachineConfig
 
 # Every machine parameter can be overridden by an absl flag of its name (on any
 # subcommand, or in a --flagfile); instruction costs by --cost_<group>.
@@ -101,8 +102,9 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     model = dae_isa.read_model(args.model)
     info = summarize(model, os.path.getsize(args.model))
     report = info["metadata"].pop(REPORT_METADATA, None)
-    if report is not None:
-        info["conversion"] = json.loads(report)
+    reports = reports_from_json(report) if report is not None else None
+    if reports is not None:
+        info["conversion"] = [r.to_json() for r in reports]
     if args.json:
         if args.disasm:
             info["disassembly"] = [dae_isa.disassemble_kernel(k) for k in model.kernels or []]
@@ -110,22 +112,29 @@ def cmd_inspect(args: argparse.Namespace) -> None:
         sys.stdout.write("\n")
         return
     sys.stdout.write(format_summary(args.model, info))
-    if report is not None:
-        sys.stdout.write(format_report(info["conversion"]))
+    if reports is not None:
+        sys.stdout.write(format_report(reports))
     if args.disasm:
         for kernel in model.kernels or []:
             sys.stdout.write("\n" + dae_isa.disassemble_kernel(kernel))
 
 
-def cmd_convert(args: argparse.Namespace) -> None:
+def _compile_options(args: argparse.Namespace):
+    """The compiler's options from the flags every compiling subcommand takes (--target and
+    the absl flags --opt_level, --print_ir_after, --disable_pass)."""
     from ember_tf.compiler import CompileOptions
+
+    return CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value, print_ir_after=tuple(_PRINT_IR_AFTER.value),
+                          disable_pass=tuple(_DISABLE_PASS.value))
+
+
+def cmd_convert(args: argparse.Namespace) -> None:
     from ember_tf.converter import Converter
 
     _check_writable(args.output)
     keys = [k for k in (args.signature_key or "").split(",") if k] or None
     tags = [t for t in args.tags.split(",") if t]
-    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
-                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    options = _compile_options(args)
     if not os.path.isdir(args.source):
         if not os.path.exists(args.source):
             raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
@@ -143,8 +152,8 @@ def cmd_convert(args: argparse.Namespace) -> None:
           + (f", {left} embedding op(s) left on the host (ember-tf inspect says why)" if left else ""))
     for report in converter.reports:
         for entry in report.offloaded:
-            tables = f" on {', '.join(entry['tables'])}" if entry["tables"] else ""
-            print(f"  {report.key}: {entry['family']} -> {entry['kernel']}{tables}")
+            tables = f" on {', '.join(entry.tables)}" if entry.tables else ""
+            print(f"  {report.key}: {entry.family} -> {entry.kernel}{tables}")
 
 
 def _converting(source: str, options) -> _Status:
@@ -168,11 +177,11 @@ def _convert_to_file(converter, output: str, status: _Status) -> int:
 
 def _convert_hlo(args: argparse.Namespace, converter, status: _Status) -> None:
     size = _convert_to_file(converter, args.output, status)
-    report = converter.report
-    print(f"wrote {args.output} ({size:,} bytes): {len(report['offloaded'])} kernel(s), "
-          f"{len(report['host_segments'])} host segment(s) for the HLO evaluator")
-    for entry in report["offloaded"]:
-        print(f"  {entry['family']} -> {entry['kernel']} ({', '.join(entry['nodes'])})")
+    (report,) = converter.reports
+    print(f"wrote {args.output} ({size:,} bytes): {len(report.offloaded)} kernel(s), "
+          f"{len(report.host_segments)} host segment(s) for the HLO evaluator")
+    for entry in report.offloaded:
+        print(f"  {entry.family} -> {entry.kernel} ({', '.join(entry.nodes)})")
 
 
 class _Progress:
@@ -203,20 +212,19 @@ class _Progress:
             print(file=sys.stderr)
 
 
-def format_report(conversion: list[dict]) -> str:
+def format_report(reports: list[SignatureReport]) -> str:
     """The conversion report a converted model carries, as text."""
     lines = []
-    for report in conversion:
-        lines.append(f"\nsignature '{report['key']}':")
-        for entry in report["offloaded"]:
-            tables = f" table {', '.join(entry['tables'])}" if entry["tables"] else ""
-            lines.append(f"  offloaded  {entry['family']}: {', '.join(entry['nodes'])} -> kernel "
-                         f"{entry['kernel']}{tables}")
-        for entry in report["not_offloaded"]:
-            lines.append(f"  host       {entry['op']} {entry['node']}: {entry['reason']}")
-        for segment in report["host_segments"]:
-            ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in segment["ops"].items()) or "copies only"
-            lines.append(f"  segment    {segment['name']} ({segment.get('runs_on', 'TensorFlow')} on the host): {ops}")
+    for report in reports:
+        lines.append(f"\nsignature '{report.key}':")
+        for entry in report.offloaded:
+            tables = f" table {', '.join(entry.tables)}" if entry.tables else ""
+            lines.append(f"  offloaded  {entry.family}: {', '.join(entry.nodes)} -> kernel {entry.kernel}{tables}")
+        for skipped in report.not_offloaded:
+            lines.append(f"  host       {skipped.op} {skipped.node}: {skipped.reason}")
+        for segment in report.host_segments:
+            ops = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in segment.ops.items()) or "copies only"
+            lines.append(f"  segment    {segment.name} ({segment.runs_on} on the host): {ops}")
     return "\n".join(lines) + "\n"
 
 
@@ -234,7 +242,7 @@ _OP_FLAGS = {"--combiner": ("embedding_bag",), "--weighted": ("embedding_bag",),
 
 
 def cmd_compile(args: argparse.Namespace) -> None:
-    from ember_tf.compiler import CompileOptions, compile_model
+    from ember_tf.compiler import compile_model
     from ember_tf.ir import embedding_ops
 
     builders = {
@@ -257,8 +265,7 @@ def cmd_compile(args: argparse.Namespace) -> None:
     for flag, ops in _OP_FLAGS.items():
         if given[flag] and args.op not in ops:
             raise EmberError(f"{flag} does not apply to {args.op} (only to {' and '.join(ops)})")
-    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
-                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    options = _compile_options(args)
     content = compile_model(builders[args.op](), options)
     _write_all({args.output: lambda f: f.write(content)})
     print(f"wrote {args.output} ({len(content):,} bytes): {args.op} compiled at O{options.opt_level} "
@@ -324,26 +331,12 @@ def _savez(file, arrays: dict[str, np.ndarray]) -> None:
 
 
 def _write_all(files: dict[str, object]) -> None:
-    """Writes every file or none: each goes to a temporary file beside it first, and
-    only when all are written are they renamed into place. `files` maps a path to a
-    function that writes the content to a binary file object."""
-    written: list[tuple[pathlib.Path, pathlib.Path]] = []
+    """Writes every file or none (dae_isa.writer.write_files); one line naming the file
+    that could not be written."""
     try:
-        for path, write in files.items():
-            target = pathlib.Path(path)
-            tmp = target.with_name(f".{target.name}.tmp")
-            try:
-                with open(tmp, "wb") as f:
-                    write(f)
-            except OSError as e:
-                tmp.unlink(missing_ok=True)
-                raise EmberError(f"{path}: cannot write: {e.strerror or e}") from None
-            written.append((tmp, target))
-        for tmp, target in written:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in written:
-            tmp.unlink(missing_ok=True)
+        write_files(files)
+    except OSError as e:
+        raise EmberError(f"{e.filename}: cannot write: {e.strerror}") from None
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -428,11 +421,9 @@ def _run_warmup(args: argparse.Namespace, interpreter) -> None:
 
 
 def cmd_attach(args: argparse.Namespace) -> None:
-    from ember_tf.compiler import CompileOptions
     from ember_tf.serving import attach
 
-    options = CompileOptions(target=args.target, opt_level=_OPT_LEVEL.value,
-                             print_ir_after=tuple(_PRINT_IR_AFTER.value), disable_pass=tuple(_DISABLE_PASS.value))
+    options = _compile_options(args)
     path = attach(args.saved_model, args.signature_key, args.filename, options)
     print(f"wrote {path} ({path.stat().st_size:,} bytes): signature '{args.signature_key}' of "
           f"{args.saved_model} compiled for {args.target}")

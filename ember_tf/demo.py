@@ -21,6 +21,7 @@ import numpy as np
 from absl import logging
 
 from ember_tf import dae_isa
+from ember_tf.dae_isa.writer import write_files
 from ember_tf.emulator import Interpreter
 from ember_tf.errors import EmberError
 
@@ -47,7 +48,7 @@ def _compiled(output_dir: pathlib.Path, feeds: dict, expected: np.ndarray, dim: 
                                    (3, ("split_cores",), "O3"), (3, (), "O3, all cores")):
         content = compile_model(bag, CompileOptions(target="tmu", opt_level=level, disable_pass=disabled))
         path = output_dir / f"demo_compiled_{label.replace(', ', '_').replace(' ', '_')}.daebin"
-        path.write_bytes(content)
+        write_files({path: lambda f, content=content: f.write(content)})
         interpreter = Interpreter(model_path=path, machine="tmu", mode="fast")
         out = interpreter.get_signature_runner()(**feeds)["out"]
         if not np.allclose(out, expected, rtol=1e-5, atol=1e-5):
@@ -117,10 +118,10 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
 def _print_offloaded(report, path: pathlib.Path, size: int, seconds: float) -> None:
     families: dict[str, int] = {}
     for entry in report.offloaded:
-        families[entry["family"]] = families.get(entry["family"], 0) + 1
+        families[entry.family] = families.get(entry.family, 0) + 1
     host_ops: dict[str, int] = {}
     for segment in report.host_segments:
-        for op, n in segment["ops"].items():
+        for op, n in segment.ops.items():
             host_ops[op] = host_ops.get(op, 0) + n
     main_ops = ", ".join(f"{op} x{host_ops[op]}" for op in ("MatMul", "Relu", "Sigmoid", "SparseFillEmptyRows")
                          if op in host_ops)

@@ -9,6 +9,7 @@ pure function of the model: identical models give identical bytes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import secrets
@@ -130,23 +131,47 @@ def write_model(
     verify_model(model, str(path))
     head, tail = _layout(model, external_threshold)
     total = sum(len(chunk) for chunk in _chunks(head, tail))
-    # Not mkstemp: its files are mode 0600; this one gets the usual 0666 & ~umask.
+    with atomic_path(path) as tmp, _create(tmp) as out:
+        written = 0
+        for chunk in _chunks(head, tail):
+            out.write(chunk)
+            written += len(chunk)
+            if progress is not None:
+                progress(written, total)
+        if _before_rename is not None:
+            _before_rename(out)
+        out.flush()
+        os.fsync(out.fileno())
+    return written
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[pathlib.Path]:
+    """A temporary path beside `path` that replaces `path` when the block ends, or is
+    removed if the block raises: a reader sees the old file or the whole new one."""
+    path = pathlib.Path(path)
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as out:
-            written = 0
-            for chunk in _chunks(head, tail):
-                out.write(chunk)
-                written += len(chunk)
-                if progress is not None:
-                    progress(written, total)
-            if _before_rename is not None:
-                _before_rename(out)
-            out.flush()
-            os.fsync(out.fileno())
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    return written
+
+
+def write_files(files: dict[str | os.PathLike, Callable[[BinaryIO], None]]) -> None:
+    """Writes every file or none: `files` maps a path to a function writing its content
+    to a binary file object; all go to temporary files first and are renamed into place
+    only when all are written. An OSError names the path it was about (`filename`)."""
+    with contextlib.ExitStack() as stack:
+        for path, write in files.items():
+            try:
+                with _create(stack.enter_context(atomic_path(path))) as out:
+                    write(out)
+            except OSError as e:
+                raise OSError(e.errno, e.strerror or str(e), os.fspath(path)) from None
+
+
+def _create(tmp: pathlib.Path) -> BinaryIO:
+    # Not mkstemp: its files are mode 0600; these get the usual 0666 & ~umask.
+    return os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb")

@@ -1,5 +1,4 @@
-"""`Converter.from_saved_model(path).convert()`: the SavedModel frontend end to end,
-in the shape of tf.lite.TFLiteConverter.
+"""The SavedModel frontend end to end (what `Converter.from_saved_model(path)` returns).
 
 For each signature: flatten its body (`grappler_like.FlatGraph`), rewrite the
 embedding operations into kernels (`grappler_like.rewriter`), cut what is left
@@ -15,18 +14,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable
 
-from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA
 from ember_tf.errors import ConversionError
+from ember_tf.frontend import (
+    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, ModelLayout, Rewritten, SignatureReport, signature_report,
+)
 from ember_tf.grappler_like.flat_graph import FlatGraph
-from ember_tf.grappler_like.host_graph import HostStep, KernelStep, Plan, plan
-from ember_tf.grappler_like.rewriter import Rewritten, ShardedTable, rewrite_graph
+from ember_tf.grappler_like.host_graph import Plan, plan
+from ember_tf.grappler_like.rewriter import ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
-from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
 # Ops that look like embedding work: when one stays on the host unexplained, the report says so.
@@ -35,19 +34,12 @@ EMBEDDING_OPS = frozenset("""ResourceGather SparseSegmentSum SparseSegmentMean S
     SegmentSum UnsortedSegmentSum SparseTensorDenseMatMul RaggedGather""".split())
 
 
-@dataclasses.dataclass
-class SignatureReport:
-    key: str
-    offloaded: list[dict]      # {family, kernel, nodes, tables}
-    not_offloaded: list[dict]  # {family, node, op, reason}
-    host_segments: list[dict]  # {name, ops: {op: count}}
-
-
-class Converter:
-    """Converts a SavedModel to .daebin bytes (or a file, with progress)."""
+class SavedModelConverter(ConverterBase):
+    """Converts a SavedModel's signatures (all, or `signature_keys`) to one .daebin."""
 
     def __init__(self, saved_model: SavedModelGraph, signature_keys: list[str] | None = None,
                  options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
+        super().__init__(saved_model.path, options, external_threshold)
         self.saved_model = saved_model
         keys = list(signature_keys) if signature_keys else sorted(saved_model.signatures)
         if not keys:
@@ -55,39 +47,17 @@ class Converter:
         for key in keys:
             saved_model.signature(key)   # a clear error for an unknown key
         self.signature_keys = keys
-        self.options = options
-        self.external_threshold = external_threshold
-        self.reports: list[SignatureReport] = []
 
     @classmethod
-    def from_saved_model(cls, saved_model_dir: str | os.PathLike, signature_keys: list[str] | None = None,
-                         tags: set[str] | list[str] | None = None, options: CompileOptions = CompileOptions(),
-                         external_threshold: int = EXTERNAL_TABLE_BYTES) -> "Converter":
-        """`external_threshold`: tables of at least this many bytes are stored after the
-        FlatBuffer (streamed to the file, never copied into it)."""
+    def from_directory(cls, saved_model_dir: str | os.PathLike, signature_keys: list[str] | None = None,
+                       tags: set[str] | list[str] | None = None, options: CompileOptions = CompileOptions(),
+                       external_threshold: int = EXTERNAL_TABLE_BYTES) -> "SavedModelConverter":
         graph = read_saved_model(os.fspath(saved_model_dir), tuple(tags) if tags else ("serve",))
         return cls(graph, signature_keys, options, external_threshold)
 
-    @staticmethod
-    def from_hlo(path: str | os.PathLike, params_path: str | os.PathLike | None = None,
-                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
-        """A converter for an HLO module (text, or a serialized HloModuleProto with the .pb
-        suffix); `params_path`: an .npz binding parameters `p0`, `p1`, ... (the tables)."""
-        from ember_tf.hlo_import import HloConverter
-
-        return HloConverter.from_file(path, params_path, options, external_threshold)
-
-    def convert(self) -> bytes:
-        return dae_isa.serialize_model(self.build_model())
-
-    def convert_to_file(self, path: str | os.PathLike,
-                        progress: Callable[[int, int], None] | None = None) -> int:
-        """Writes the model atomically (no partial file on failure); returns its size."""
-        return dae_isa.write_model(self.build_model(), path, progress=progress)
-
     def build_model(self) -> fb.ModelT:
-        builder = _ModelBuilder(self.saved_model, self.external_threshold)
-        self.reports = []
+        builder = _ModelBuilder(self.saved_model, self.new_layout())
+        reports: list[SignatureReport] = []
         built: dict[str, tuple[str, SignatureReport]] = {}   # body function -> first signature using it
         bodies = {self.saved_model.signature(k).function_name for k in self.signature_keys}
         for key in self.signature_keys:
@@ -95,19 +65,18 @@ class Converter:
             if signature.function_name in built:   # Keras writes `serve` and `serving_default` alike
                 first, report = built[signature.function_name]
                 builder.alias_signature(key, first)
-                self.reports.append(dataclasses.replace(report, key=key))
+                reports.append(dataclasses.replace(report, key=key))
                 continue
             graph = FlatGraph(self.saved_model, signature)
             rewritten = rewrite_graph(graph)
             steps = plan(graph, rewritten)
             builder.add_signature(key, steps, self.options, prefix=f"{key}/" if len(bodies) > 1 else "")
-            self.reports.append(_report(key, rewritten, steps))
-            built[signature.function_name] = (key, self.reports[-1])
+            reports.append(_report(key, rewritten, steps))
+            built[signature.function_name] = (key, reports[-1])
         fingerprint = self.saved_model.fingerprint
         if fingerprint is not None:
             builder.add_metadata(FINGERPRINT_METADATA, json.dumps(dataclasses.asdict(fingerprint)))
-        builder.add_metadata(REPORT_METADATA, json.dumps([dataclasses.asdict(r) for r in self.reports],
-                                                         separators=(",", ":")))
+        self.add_reports(builder.layout, reports)
         # how TF Serving requests (SignatureDef input keys) map onto the npz component names
         keys = {k: {key: component for component, key in self.saved_model.signature(k).component_keys.items()}
                 for k in self.signature_keys}
@@ -116,12 +85,11 @@ class Converter:
 
 
 class _ModelBuilder:
-    """The SavedModel converter's plans laid out as one model (model_layout)."""
+    """The SavedModel converter's plans laid out as one model (frontend/layout.py)."""
 
-    def __init__(self, saved_model: SavedModelGraph, external_threshold: int):
+    def __init__(self, saved_model: SavedModelGraph, layout: ModelLayout):
         self.saved_model = saved_model
-        name = os.path.basename(saved_model.path.rstrip("/"))
-        self.layout = ModelLayout(f"converted by ember-tf from {name}", saved_model.path, external_threshold)
+        self.layout = layout
         self.model = self.layout.model
         self.add_metadata, self.alias_signature = self.layout.metadata, self.layout.alias_signature
 
@@ -142,7 +110,7 @@ class _ModelBuilder:
         for step in steps.steps:
             if isinstance(step, HostStep):
                 operators.append(self.layout.host_segment(
-                    prefix + step.name, fb.HostFormat.GRAPH_DEF, step.graph_def.SerializeToString(deterministic=True),
+                    prefix + step.name, fb.HostFormat.GRAPH_DEF, step.program.SerializeToString(deterministic=True),
                     step.input_names, step.outputs, [tensor(t) for t in step.inputs],
                     [tensor(t) for t in step.outputs]))
             else:
@@ -164,23 +132,10 @@ def _display(name: str) -> str:
 
 
 def _report(key: str, rewritten: Rewritten, steps: Plan) -> SignatureReport:
-    offloaded = []
-    for step in steps.steps:
-        if isinstance(step, KernelStep):
-            call = step.call
-            offloaded.append({"family": call.family, "kernel": call.func.name, "nodes": call.nodes,
-                              "tables": [s.name for s in call.inputs if not isinstance(s, str)]})
-    skipped = [dataclasses.asdict(s) for s in rewritten.skipped]
-    explained = {s.node for s in rewritten.skipped}
-    hosts = []
-    for step in steps.steps:
-        if isinstance(step, HostStep):
-            ops: dict[str, int] = {}
-            for node in step.graph_def.node:
-                if node.op not in ("Placeholder", "Const", "Identity", "NoOp"):
-                    ops[node.op] = ops.get(node.op, 0) + 1
-                if node.op in EMBEDDING_OPS and node.name not in explained and not node.name.startswith("ember_"):
-                    skipped.append({"family": "", "node": node.name, "op": node.op,
-                                    "reason": "no rewriter's pattern matches it (see docs/ARCHITECTURE.md)"})
-            hosts.append({"name": step.name, "ops": dict(sorted(ops.items()))})
-    return SignatureReport(key, offloaded, skipped, hosts)
+    return signature_report(key, rewritten, steps.steps, _host_ops, "TensorFlow", EMBEDDING_OPS)
+
+
+def _host_ops(step: HostStep):
+    """A segment's nodes worth naming: not its inputs, constants and plumbing."""
+    return [(node.name, node.op) for node in step.program.node
+            if node.op not in ("Placeholder", "Const", "Identity", "NoOp")]

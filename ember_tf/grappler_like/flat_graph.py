@@ -8,12 +8,18 @@ inference only; nothing runs)."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Iterator
 
 import numpy as np
 
 from ember_tf.errors import SavedModelImportError
+from ember_tf.frontend.rewrite import KernelCall, Site
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
+from ember_tf.grappler_like.pattern import match_all
 from ember_tf.grappler_like.saved_model import CapturedResource, SavedModelGraph, Signature, Variable
+from ember_tf.ir.core import dtype_name
+
+KERNEL_PREFIX = "ember_kernel"   # kernel outputs are Placeholders named ember_kernel_<call>/<output>
 
 CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
 _RESOURCE = 20  # types_pb2.DT_RESOURCE
@@ -164,6 +170,12 @@ class FlatGraph:
             fdef.ret[name] = edge
         return GraphView(fdef, {}, self.path)
 
+    def sites(self, rewriter) -> Iterator[Site]:
+        """Where `rewriter`'s pattern matches the graph as it is now (its anchor node)."""
+        for match in match_all(self.view(), rewriter.pattern):
+            anchor = match.node(rewriter.anchor)
+            yield Site(anchor.name, anchor.op, match)
+
     def node(self, name: str):
         # edits only add nodes, so a stale index is one with fewer entries than the graph
         if len(self._index) != len(self.graph_def.node):
@@ -196,6 +208,20 @@ class FlatGraph:
             name = f"{base}_{self._counter}"
             if name not in names:
                 return name
+
+    def record(self, call: KernelCall, index: int) -> None:
+        """Kernel call `index` replaces its outputs: each becomes a Placeholder the kernel
+        fills (`ember_kernel_<index>/<output>`), read by every former user."""
+        placeholders = []
+        for out, tensor in zip(call.func.outputs, call.outputs):
+            arg = call.func.args[out]
+            shape = self.tensor_info(tensor).shape
+            name = f"{KERNEL_PREFIX}_{index}/{call.func.arg_names[out]}"
+            placeholders.append(self.add_placeholder(name, dtype_name(arg.type.dtype),
+                                                     shape or (None,) * arg.type.rank))
+        for tensor, placeholder in zip(call.outputs, placeholders):
+            self.replace_uses(tensor, placeholder)
+        call.outputs = placeholders
 
     def add_placeholder(self, name: str, dtype: str, shape: tuple[int | None, ...]) -> str:
         import tensorflow as tf

@@ -14,12 +14,11 @@ an effect (an Assert); edges that merely order variable reads are dropped."""
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 
 from ember_tf.errors import ConversionError
+from ember_tf.frontend.rewrite import Rewritten
+from ember_tf.frontend.schedule import HostStep, KernelStep, assign_levels, interleave, live_values
 from ember_tf.grappler_like.flat_graph import FlatGraph, TensorInfo, referenced_functions
-from ember_tf.grappler_like.rewriter import Rewritten
-from ember_tf.grappler_like.rewriter.base import KernelCall
 from ember_tf.grappler_like.saved_model import Variable
 
 # Ops whose completion orders nothing: a control edge from one of them can go.
@@ -27,22 +26,8 @@ _PURE = frozenset(("Const", "Placeholder", "ReadVariableOp", "ResourceGather", "
 
 
 @dataclasses.dataclass
-class HostStep:
-    name: str
-    graph_def: object          # tf.compat.v1.GraphDef
-    inputs: list[str]          # tensors of the working graph bound to its inputs, in order
-    input_names: list[str]     # the segment's own tensor names for them
-    outputs: list[str]         # tensors of the working graph it computes (same names inside)
-
-
-@dataclasses.dataclass
-class KernelStep:
-    call: KernelCall
-
-
-@dataclasses.dataclass
 class Plan:
-    steps: list[HostStep | KernelStep]
+    steps: list[HostStep | KernelStep]   # a HostStep's program is a tf.compat.v1.GraphDef
     outputs: dict[str, str]            # signature output -> tensor
     inputs: dict[str, str]             # npz component -> tensor
     tensor_info: dict[str, TensorInfo]  # every tensor crossing a step boundary
@@ -57,7 +42,8 @@ class _Planner:
     def __init__(self, graph: FlatGraph, rewritten: Rewritten):
         self.graph, self.rewritten = graph, rewritten
         self.nodes = {n.name: n for n in graph.graph_def.node}
-        self.kernel_of = rewritten.kernel_outputs
+        # a kernel output is a Placeholder node (FlatGraph.record)
+        self.kernel_of = {_node_of(t): k for k, call in enumerate(rewritten.calls) for t in call.outputs}
         self._effects: dict[str, bool] = {}
 
     # -- liveness ---------------------------------------------------------------------
@@ -88,16 +74,6 @@ class _Planner:
             return [_node_of(t) for t in self.rewritten.calls[self.kernel_of[name]].inputs if isinstance(t, str)]
         node = self.nodes[name]
         return [_node_of(e) for e in self._data_inputs(node)] + self._control_inputs(node)
-
-    def _live(self) -> tuple[set[str], list[int]]:
-        live = set()
-        stack = [_node_of(t) for t in self.graph.outputs.values()]
-        while stack:
-            name = stack.pop()
-            if name not in live:
-                live.add(name)
-                stack += self._preds(name)
-        return live, sorted({self.kernel_of[n] for n in live if n in self.kernel_of})
 
     # -- variables --------------------------------------------------------------------
 
@@ -174,27 +150,13 @@ class _Planner:
         for call in self.rewritten.calls:
             call.inputs = [self._kernel_input(t) if isinstance(t, str) else t for t in call.inputs]
         self._kernel_reads = {_node_of(t) for call in self.rewritten.calls for t in call.inputs if isinstance(t, str)}
-        live, kernels = self._live()
+        live = live_values([_node_of(t) for t in self.graph.outputs.values()], self._preds)
         self._materialize(live)
-        levels: dict[str, int] = {}
-        kernel_level: dict[int, int] = {}
-
-        for name in _topological(live, self._preds):   # levels: kernel launches waited for
-            start = max((levels.get(p, 0) for p in self._preds(name)), default=0)   # new Consts: 0
-            if name in self.kernel_of:
-                kernel_level[self.kernel_of[name]] = start
-                start += 1
-            levels[name] = start
-        by_level: dict[int, list[str]] = defaultdict(list)
-        for name in live:
-            if self._is_host(name) and not self._is_free(name):
-                by_level[levels[name]].append(name)
-        steps, info = [], {}
-        top = max(list(by_level) + [kernel_level[k] for k in kernels], default=0)
-        for lvl in range(top + 1):
-            if by_level.get(lvl):
-                steps.append(self._segment(f"host_{lvl}", by_level[lvl], levels, live, kernels))
-            steps += [KernelStep(self.rewritten.calls[k]) for k in kernels if kernel_level[k] == lvl]
+        levels = assign_levels(live, _topological(live, self._preds), self._preds, self.kernel_of)
+        hosted = sorted(n for n in live if self._is_host(n) and not self._is_free(n))
+        steps = interleave(levels, hosted, lambda name, members: self._segment(name, members, live, levels.kernels),
+                           lambda k: KernelStep(self.rewritten.calls[k]))
+        info = {}
         for step in steps:
             tensors = step.inputs + step.outputs if isinstance(step, HostStep) else \
                 [t for t in step.call.inputs if isinstance(t, str)] + step.call.outputs
@@ -217,11 +179,11 @@ class _Planner:
         return not self._data_inputs(node) and not self._control_inputs(node) and \
             name not in {_node_of(t) for t in self.graph.outputs.values()} and name not in self._kernel_reads
 
-    def _segment(self, seg_name: str, names: list[str], levels, live, kernels) -> HostStep:
+    def _segment(self, seg_name: str, names: list[str], live, kernels) -> HostStep:
         from tensorflow.core.framework import graph_pb2
 
         members = set(names)
-        needed_later = self._consumed_after(members, levels, live, kernels)
+        needed_later = self._consumed_after(members, live, kernels)
         graph_def = graph_pb2.GraphDef()
         graph_def.versions.CopyFrom(self.graph.graph_def.versions)
         inputs, input_names, free = [], [], set()
@@ -276,7 +238,7 @@ class _Planner:
                 stack += [_node_of(e.lstrip("^")) for e in self.nodes[current].input]
         return found
 
-    def _consumed_after(self, members: set[str], levels, live, kernels) -> set[str]:
+    def _consumed_after(self, members: set[str], live, kernels) -> set[str]:
         """Tensors of `members` read by later segments, kernels, or the signature."""
         used = {_tensor(t) for t in self.graph.outputs.values()}
         for k in kernels:

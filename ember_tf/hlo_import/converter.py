@@ -9,27 +9,25 @@ array, e.g. the tables) become constant tensors instead of inputs."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import pathlib
-from typing import Callable
 
 import numpy as np
 
-from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.errors import ConversionError, EmberError
+from ember_tf.frontend import (
+    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, ModelLayout, Rewritten, SignatureReport, signature_report,
+)
 from ember_tf.hlo.errors import HloParseError
 from ember_tf.hlo.module import Module
 from ember_tf.hlo.text import parse_module, print_module
 from ember_tf.hlo.verifier import verify_module
 from ember_tf.hlo_import.flatten import flatten, simplify
 from ember_tf.hlo_import.graph import FlatGraph
-from ember_tf.hlo_import.plan import HloHostStep, HloPlan, plan
-from ember_tf.hlo_import.rewriter import Rewritten, rewrite_graph
-from ember_tf.model_layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
+from ember_tf.hlo_import.plan import HloPlan, plan
+from ember_tf.hlo_import.rewriter import rewrite_graph
 
 SIGNATURE_KEY = "serving_default"
 
@@ -74,13 +72,14 @@ def load_params(path: str | os.PathLike, module: Module) -> dict[int, np.ndarray
     return bound
 
 
-class HloConverter:
+class HloConverter(ConverterBase):
+    """Converts an HLO module (its entry computation) to a .daebin with one signature."""
+
     def __init__(self, module: Module, source: str, params: dict[int, np.ndarray] | None = None,
                  options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
-        self.module, self.source = module, source
+        super().__init__(source, options, external_threshold)
+        self.module = module
         self.params = params or {}
-        self.options, self.external_threshold = options, external_threshold
-        self.report: dict = {}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, params_path: str | os.PathLike | None = None,
@@ -89,12 +88,6 @@ class HloConverter:
         module = load_module(path)
         params = load_params(params_path, module) if params_path else {}
         return cls(module, str(path), params, options, external_threshold)
-
-    def convert(self) -> bytes:
-        return dae_isa.serialize_model(self.build_model())
-
-    def convert_to_file(self, path: str | os.PathLike, progress: Callable[[int, int], None] | None = None) -> int:
-        return dae_isa.write_model(self.build_model(), path, progress=progress)
 
     def build_model(self) -> fb.ModelT:
         # parse_module and read_module_proto verify already; a Module built in code is checked here
@@ -105,11 +98,9 @@ class HloConverter:
         rewritten = rewrite_graph(graph)
         steps = plan(graph, rewritten.calls)
         _check_evaluable(steps, self.source)
-        layout = ModelLayout(f"converted by ember-tf from {os.path.basename(self.source)}", self.source,
-                             self.external_threshold)
+        layout = self.new_layout()
         self._lay_out(layout, steps)
-        self.report = _report(rewritten, steps)
-        layout.metadata(REPORT_METADATA, json.dumps([self.report], separators=(",", ":")))
+        self.add_reports(layout, [_report(rewritten, steps)])
         return layout.model
 
     def _lay_out(self, layout: ModelLayout, steps: HloPlan) -> None:
@@ -134,9 +125,10 @@ class HloConverter:
 
         operators = []
         for step in steps.steps:
-            if isinstance(step, HloHostStep):
+            if isinstance(step, HostStep):
                 operators.append(layout.host_segment(
-                    step.name, fb.HostFormat.HLO_MODULE, print_module(step.module).encode(), list(step.inputs), list(step.outputs),
+                    step.name, fb.HostFormat.HLO_MODULE, print_module(step.program).encode(), step.input_names,
+                    list(step.outputs),
                     [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
             else:
                 call = step.call
@@ -159,24 +151,19 @@ def _check_evaluable(steps: HloPlan, source: str) -> None:
     from ember_tf.hlo.evaluator import HloEvaluationError, check_supported
 
     for step in steps.steps:
-        if isinstance(step, HloHostStep):
+        if isinstance(step, HostStep):
             try:
-                check_supported(step.module)
-                parse_module(print_module(step.module), f"host segment {step.name}")
+                check_supported(step.program)
+                parse_module(print_module(step.program), f"host segment {step.name}")
             except (HloEvaluationError, HloParseError) as e:
                 raise ConversionError(f"{source}: {e}") from None
 
 
-def _report(rewritten: Rewritten, steps: HloPlan) -> dict:
-    offloaded = [{"family": s.call.family, "kernel": s.call.func.name, "nodes": s.call.nodes, "tables": []}
-                 for s in steps.steps if not isinstance(s, HloHostStep)]
-    hosts = []
-    for step in steps.steps:
-        if isinstance(step, HloHostStep):
-            ops: dict[str, int] = {}
-            for instruction in step.module.entry_computation.instructions:
-                if instruction.opcode not in ("parameter", "constant", "tuple"):
-                    ops[instruction.opcode] = ops.get(instruction.opcode, 0) + 1
-            hosts.append({"name": step.name, "ops": dict(sorted(ops.items())), "runs_on": "the HLO evaluator"})
-    return {"key": SIGNATURE_KEY, "offloaded": offloaded,
-            "not_offloaded": [dataclasses.asdict(s) for s in rewritten.skipped], "host_segments": hosts}
+def _report(rewritten: Rewritten, steps: HloPlan) -> SignatureReport:
+    return signature_report(SIGNATURE_KEY, rewritten, steps.steps, _host_ops, "the HLO evaluator")
+
+
+def _host_ops(step: HostStep):
+    """A segment's instructions worth naming: not its parameters, constants and tuple."""
+    return [(i.name, i.opcode) for i in step.program.entry_computation.instructions
+            if i.opcode not in ("parameter", "constant", "tuple")]

@@ -4,27 +4,15 @@ standing in for the instructions they replace."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
+from typing import Iterator
 
 import numpy as np
 
+from ember_tf.frontend.rewrite import KernelCall, Site
 from ember_tf.hlo.module import Computation, Instruction, Module, Shape, element_type
 
 KERNEL_OUTPUT = "ember-kernel-output"   # opcode of the stand-in for a kernel's output
-
-
-@dataclasses.dataclass
-class HloKernelCall:
-    """An embedding operation found in the module, as a kernel to compile.
-    `inputs`: instruction names (or a bound table, by parameter number) per kernel
-    input; `outputs`: the stand-in instructions its outputs fill."""
-
-    family: str
-    func: object                     # ember_tf.ir.core.Func
-    inputs: list[str]
-    outputs: list[str] = dataclasses.field(default_factory=list)
-    nodes: list[str] = dataclasses.field(default_factory=list)
 
 
 class FlatGraph:
@@ -32,6 +20,19 @@ class FlatGraph:
         self.module = module
         self.computation: Computation = module.entry_computation
         self._ids = itertools.count()
+        self._taken: set[str] = set()     # instructions a kernel already stands for
+
+    # -- the rewrite driver's view (ember_tf/frontend/rewrite.py) ------------------------
+
+    def sites(self, rewriter) -> Iterator[Site]:
+        """The instructions of the rewriter's opcodes no kernel stands for yet."""
+        for instruction in list(self.computation.instructions):
+            if instruction.opcode in rewriter.opcodes and instruction.name not in self._taken:
+                yield Site(instruction.name, instruction.opcode, instruction)
+
+    def record(self, call: KernelCall, index: int) -> None:
+        """The rewriter has already put the kernel's outputs in place (kernel_output)."""
+        self._taken.update(call.nodes)
 
     # -- queries ----------------------------------------------------------------------
 

@@ -8,34 +8,22 @@ iotas, their broadcasts) are copied into each segment that reads them."""
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 
+from ember_tf.frontend.rewrite import KernelCall
+from ember_tf.frontend.schedule import HostStep, KernelStep, assign_levels, interleave, live_values
 from ember_tf.hlo.module import Computation, Instruction, Module, Shape
-from ember_tf.hlo_import.graph import KERNEL_OUTPUT, FlatGraph, HloKernelCall
-
-
-@dataclasses.dataclass
-class HloHostStep:
-    name: str
-    module: Module         # the segment as an HLO module of its own
-    inputs: list[str]      # values of the flat computation bound to its parameters
-    outputs: list[str]     # values it computes for later steps (its root tuple)
-
-
-@dataclasses.dataclass
-class HloKernelStep:
-    call: HloKernelCall
+from ember_tf.hlo_import.graph import KERNEL_OUTPUT, FlatGraph
 
 
 @dataclasses.dataclass
 class HloPlan:
-    steps: list[HloHostStep | HloKernelStep]
+    steps: list[HostStep | KernelStep]   # a HostStep's program is an HLO Module of its own
     parameters: list[Instruction]   # the entry's parameters, by number
     outputs: list[str]              # the values of the module's result, in order
     shapes: dict[str, Shape]
 
 
-def plan(graph: FlatGraph, calls: list[HloKernelCall]) -> HloPlan:
+def plan(graph: FlatGraph, calls: list[KernelCall]) -> HloPlan:
     computation = graph.computation
     kernel_of = {out: k for k, call in enumerate(calls) for out in call.outputs}
     by_name = {i.name: i for i in computation.instructions}
@@ -47,42 +35,20 @@ def plan(graph: FlatGraph, calls: list[HloKernelCall]) -> HloPlan:
 
     root = by_name[computation.root]
     outputs = list(root.operands) if root.opcode == "tuple" else [root.name]
-    live, stack = set(), list(outputs)
-    while stack:
-        name = stack.pop()
-        if name not in live:
-            live.add(name)
-            stack += preds(name)
-    levels: dict[str, int] = {}
-    kernel_level: dict[int, int] = {}
-    for instruction in computation.instructions:     # operands come first in HLO order
-        name = instruction.name
-        if name not in live:
-            continue
-        start = max((levels.get(p, 0) for p in preds(name)), default=0)
-        if name in kernel_of:
-            kernel_level[kernel_of[name]] = start
-            start += 1
-        levels[name] = start
+    live = live_values(outputs, preds)
+    order = [i.name for i in computation.instructions]     # operands come first in HLO order
+    levels = assign_levels(live, order, preds, kernel_of)
     pinned = set(outputs) | {i for call in calls for i in call.inputs}
 
     def hosted(name: str) -> bool:
         i = by_name[name]
         return i.opcode not in ("parameter", KERNEL_OUTPUT) and (not _free(i, by_name) or name in pinned)
 
-    by_level: dict[int, list[str]] = defaultdict(list)
-    for instruction in computation.instructions:
-        if instruction.name in live and hosted(instruction.name):
-            by_level[levels[instruction.name]].append(instruction.name)
-    kernels = sorted({kernel_of[n] for n in live if n in kernel_of})
-    steps: list = []
-    top = max(list(by_level) + [kernel_level[k] for k in kernels], default=0)
-    for level in range(top + 1):
-        if by_level.get(level):
-            members = by_level[level]
-            later = _read_later(members, live, by_name, calls, kernels, outputs, hosted)
-            steps.append(_segment(graph.module, f"host_{level}", members, by_name, later))
-        steps += [HloKernelStep(calls[k]) for k in kernels if kernel_level[k] == level]
+    def segment(name: str, members: list[str]) -> HostStep:
+        later = _read_later(members, live, by_name, calls, levels.kernels, outputs, hosted)
+        return _segment(graph.module, name, members, by_name, later)
+
+    steps = interleave(levels, [n for n in order if n in live and hosted(n)], segment, lambda k: KernelStep(calls[k]))
     shapes = {i.name: i.shape for i in computation.instructions}
     return HloPlan(steps, computation.parameters(), outputs, shapes)
 
@@ -97,7 +63,7 @@ def _read_later(members, live, by_name, calls, kernels, outputs, hosted) -> list
 
 
 def _segment(module: Module, name: str, members: list[str], by_name: dict[str, Instruction],
-             outputs: list[str]) -> HloHostStep:
+             outputs: list[str]) -> HostStep:
     inside = set(members)
     inputs: list[str] = []
     constants: list[Instruction] = []    # free values, copied (with what they are made of)
@@ -140,7 +106,7 @@ def _segment(module: Module, name: str, members: list[str], by_name: dict[str, I
         entry_name += "_"
     entry = Computation(entry_name, parameters + constants + body + [result], result.name)
     computations[entry_name] = entry
-    return HloHostStep(name, Module(name, computations, entry_name), inputs, outputs)
+    return HostStep(name, Module(name, computations, entry_name), inputs, list(inputs), outputs)
 
 
 def _free(instruction: Instruction, by_name: dict[str, Instruction]) -> bool:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-import secrets
 
 import numpy as np
 
 from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA, metadata_json
+from ember_tf.dae_isa.writer import atomic_path
 from ember_tf.emulator import Interpreter
 from ember_tf.emulator.stats import RunStats
 from ember_tf.errors import EmberError
@@ -50,21 +50,14 @@ def write_warmup_requests(path: str | os.PathLike, requests: list[WarmupRequest]
     if not 0 < len(requests) <= MAX_RECORDS:
         raise EmberError(f"{path}: TF Serving takes 1 to {MAX_RECORDS} warmup requests, not {len(requests)}")
     path = pathlib.Path(path)
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        with tf.io.TFRecordWriter(str(tmp)) as writer:
-            for request in requests:
-                predict = predict_pb2.PredictRequest(
-                    model_spec=model_pb2.ModelSpec(name=request.model_name, signature_name=request.signature_key))
-                for key, value in request.inputs.items():
-                    predict.inputs[key].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
-                log = prediction_log_pb2.PredictionLog(
-                    predict_log=prediction_log_pb2.PredictLog(request=predict))
-                writer.write(log.SerializeToString())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:
+        for request in requests:
+            predict = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=request.model_name, signature_name=request.signature_key))
+            for key, value in request.inputs.items():
+                predict.inputs[key].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=predict))
+            writer.write(log.SerializeToString())
     return path
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ember_tf import CompileOptions, Converter, Interpreter
-from ember_tf.hlo_import.converter import REPORT_METADATA
+from ember_tf.frontend import REPORT_METADATA
 
 tf = pytest.importorskip("tensorflow")
 jax = pytest.importorskip("jax")
@@ -44,11 +44,12 @@ def _run(tmp_path, path, feeds, params=None, machine="tmu"):
     converter = Converter.from_hlo(path, params_path, CompileOptions(target=machine))
     converter.convert_to_file(out)
     interpreter = Interpreter(model_path=out, machine=machine, mode="fast")
-    return interpreter.get_signature_runner()(**feeds), converter.report
+    (report,) = converter.reports
+    return interpreter.get_signature_runner()(**feeds), report
 
 
 def _families(report):
-    return [entry["family"] for entry in report["offloaded"]]
+    return [entry.family for entry in report.offloaded]
 
 
 @pytest.mark.parametrize("stage", ["hlo", "hlo_serialized", "optimized_hlo"])

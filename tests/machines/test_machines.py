@@ -11,7 +11,7 @@ from ember_tf.machines import MACHINES_DIR, load_machine
 
 def test_machine_files_document_every_parameter():
     for name in ("tmu", "cpu", "gpu"):
-        machine = load_machine(name)
+        assert load_machine(name).name == name
         text = (MACHINES_DIR / f"{name}.toml").read_text()
         for line in text.splitlines():
             if "=" in line and not line.startswith(("#", "[", "name")):

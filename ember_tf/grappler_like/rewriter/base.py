@@ -7,36 +7,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from ember_tf import frontend
+from ember_tf.frontend.rewrite import Skip
 from ember_tf.grappler_like.flat_graph import FlatGraph, tensor_types
 from ember_tf.grappler_like.graph_view import GraphView, Tensor
 from ember_tf.grappler_like.pattern import ANY, Match, OpTypePattern, match_at
 from ember_tf.grappler_like.saved_model import Variable
-from ember_tf.ir.core import Func, ir_dtype
+from ember_tf.ir.core import ir_dtype
 
 TABLE_DTYPES = {name: ir_dtype(name) for name in ("float32", "float16", "bfloat16")}
 ID_DTYPES = {name: ir_dtype(name) for name in ("int32", "int64")}
-
-
-@dataclasses.dataclass
-class KernelCall:
-    """One embedding operation found in the graph, as a kernel to compile.
-
-    `inputs` binds the kernel's input arguments in order: a variable (the table,
-    stored in the .daebin) or a tensor of the graph (`node:index`). `outputs`
-    are the graph tensors the kernel's outputs replace."""
-
-    family: str
-    func: Func
-    inputs: list[Variable | str | object]   # object: a ShardedTable (rewriter/partitioned.py)
-    outputs: list[str]
-    nodes: list[str]          # the graph nodes it stands for (for `ember-tf inspect`)
-
-
-@dataclasses.dataclass(frozen=True)
-class Skip:
-    """A match left to the host, and why (shown by `ember-tf inspect`)."""
-
-    reason: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,16 +29,13 @@ class Table:
     label: str      # variable path or tensor name, for messages
 
 
-class Rewriter:
-    """One embedding family: a pattern, and a rewrite of each match into a kernel."""
+class Rewriter(frontend.Rewriter):
+    """One embedding family of a SavedModel graph: a labelled pattern; its sites are the
+    matches' `anchor` nodes (FlatGraph.sites), and `rewrite(graph, match)` turns one
+    into a kernel call."""
 
-    family: str = ""
     pattern: OpTypePattern
     anchor: str = ""       # the label of the match's root node
-
-    def rewrite(self, match: Match, graph: FlatGraph) -> KernelCall | Skip | None:
-        """A KernelCall, a Skip (matched but left on the host), or None (not this family)."""
-        raise NotImplementedError
 
 
 def gather_table(view: GraphView, graph: FlatGraph, node) -> tuple[Table, Tensor] | Skip | None:

@@ -11,10 +11,11 @@ from ember_tf.grappler_like.rewriter.resource_gather import lookup_call
 
 
 class ReadVariableGatherRewriter(Rewriter):
+    order = 100
     family = "GatherV2"
     anchor = "gather"
     pattern = OpTypePattern("GatherV2", "gather", [OpTypePattern("ReadVariableOp", "read"), ANY("ids"),
                                                    ANY("axis")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         return lookup_call(self.family, match, graph)

@@ -9,9 +9,10 @@ from ember_tf.grappler_like.rewriter.resource_gather import lookup_call
 
 
 class MaxNormGatherRewriter(Rewriter):
+    order = 80
     family = "max_norm lookup"
     anchor = "clipped"
     pattern = CLIP_BY_NORM
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         return lookup_call(self.family, match, graph, label="clipped")

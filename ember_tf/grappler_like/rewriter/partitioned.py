@@ -14,10 +14,11 @@ import dataclasses
 
 import numpy as np
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.flat_graph import FlatGraph, referenced_functions
 from ember_tf.grappler_like.graph_view import Tensor
 from ember_tf.grappler_like.pattern import OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, TABLE_DTYPES, id_dtype, row_lookup
+from ember_tf.grappler_like.rewriter.base import Rewriter, TABLE_DTYPES, id_dtype, row_lookup
 from ember_tf.grappler_like.saved_model import Variable
 from ember_tf.ir import embedding_ops
 
@@ -41,11 +42,12 @@ class ShardedTable:
 
 
 class PartitionedLookupRewriter(Rewriter):
+    order = 70
     family = "partitioned table"
     anchor = "stitch"
     pattern = OpTypePattern("ParallelDynamicStitch|DynamicStitch", "stitch")
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         view, stitch = match.view, match.node("stitch")
         inputs = view.fanin(stitch.name)
         n = len(inputs) // 2

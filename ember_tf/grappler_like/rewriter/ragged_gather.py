@@ -5,17 +5,19 @@ does); the kernel copies the selected rows' values."""
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, id_dtype, params_table, splice
+from ember_tf.grappler_like.rewriter.base import Rewriter, id_dtype, params_table, splice
 from ember_tf.ir import embedding_ops
 
 
 class RaggedGatherRewriter(Rewriter):
+    order = 60
     family = "RaggedGather"
     anchor = "gather"
     pattern = OpTypePattern("RaggedGather", "gather", [ANY("splits"), ANY("values"), ANY("ids")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         node = match.node("gather")
         if node.attr["PARAMS_RAGGED_RANK"].i != 1 or node.attr["OUTPUT_RAGGED_RANK"].i != 1:
             return Skip("ragged tensors with more than one ragged dimension")

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import functools
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, row_lookup, splice, typed_lookup
+from ember_tf.grappler_like.rewriter.base import Rewriter, row_lookup, splice, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
 class ReduceBagRewriter(Rewriter):
+    order = 30
     family = "reduce over gather"
     anchor = "reduce"
     pattern = OpTypePattern("Sum|Mean", "reduce", [ANY("rows"), ANY("axis")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         view, reduce = match.view, match.node("reduce")
         axis = graph.constant_value(match.tensors["axis"])
         if axis is None or axis.size != 1 or int(axis.reshape(-1)[0]) not in (1, -2) \

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, ids_rank, row_lookup, typed_lookup
+from ember_tf.grappler_like.rewriter.base import Rewriter, ids_rank, row_lookup, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
@@ -24,9 +25,10 @@ def lookup_call(family, match, graph, label="gather") -> KernelCall | Skip | Non
 
 
 class ResourceGatherRewriter(Rewriter):
+    order = 90
     family = "ResourceGather"
     anchor = "gather"
     pattern = OpTypePattern("ResourceGather", "gather", [ANY("table"), ANY("ids")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         return lookup_call(self.family, match, graph)

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import functools
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, row_lookup, splice, typed_lookup
+from ember_tf.grappler_like.rewriter.base import Rewriter, row_lookup, splice, typed_lookup
 from ember_tf.ir import embedding_ops
 
 
 class UnsortedSegmentSumRewriter(Rewriter):
+    order = 40
     family = "UnsortedSegmentSum"
     anchor = "segment"
     pattern = OpTypePattern("UnsortedSegmentSum", "segment", [ANY("rows"), ANY("dst"), ANY("num_segments")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         node = match.node("segment")
         dst, num_segments = match.tensors["dst"], match.tensors["num_segments"]
         found = typed_lookup(graph, row_lookup(match.view, graph, match.tensors["rows"]), dst, num_segments)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import functools
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import OpTypePattern
 from ember_tf.grappler_like.rewriter.base import (
-    KernelCall, Lookup, Rewriter, Skip, params_table, splice, typed_lookup, unique_lookup,
+    Lookup, Rewriter, params_table, splice, typed_lookup, unique_lookup,
 )
 from ember_tf.ir import embedding_ops
 
@@ -23,11 +24,12 @@ _OPS = "|".join(list(COMBINERS) + [op + "WithNumSegments" for op in COMBINERS])
 
 
 class SparseSegmentRewriter(Rewriter):
+    order = 20
     family = "SparseSegment"
     anchor = "segment"
     pattern = OpTypePattern(_OPS, "segment")
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         view, node = match.view, match.node("segment")
         inputs = view.fanin(node.name)
         data, indices, segment_ids = inputs[:3]

@@ -5,18 +5,20 @@ after checking the row indices as TensorFlow does; the kernel is a CSR SpMM."""
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
-from ember_tf.grappler_like.rewriter.base import KernelCall, Rewriter, Skip, params_table, splice
+from ember_tf.grappler_like.rewriter.base import Rewriter, params_table, splice
 from ember_tf.ir import embedding_ops
 
 
 class SparseDenseMatMulRewriter(Rewriter):
+    order = 50
     family = "SparseTensorDenseMatMul"
     anchor = "matmul"
     pattern = OpTypePattern("SparseTensorDenseMatMul", "matmul",
                             [ANY("indices"), ANY("values"), ANY("shape"), ANY("dense")])
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         node = match.node("matmul")
         if node.attr["adjoint_a"].b or node.attr["adjoint_b"].b:
             return Skip("adjoint_a / adjoint_b")

@@ -6,9 +6,10 @@ bags."""
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.pattern import ANY, OpTypePattern
 from ember_tf.grappler_like.rewriter.base import (
-    KernelCall, Rewriter, Skip, splice, typed_lookup, unique_lookup,
+    Rewriter, splice, typed_lookup, unique_lookup,
 )
 from ember_tf.grappler_like.rewriter.sparse_segment import segment_offsets
 from ember_tf.ir import embedding_ops
@@ -30,7 +31,7 @@ class _WeightedBag(Rewriter):
     anchor = "result"
     combiner = ""
 
-    def rewrite(self, match, graph):
+    def rewrite(self, graph, match):
         view = match.view
         axis = graph.constant_value(match.tensors["axis"])
         if axis is None or axis.size != 1 or int(axis.reshape(-1)[0]) != 0:
@@ -59,16 +60,19 @@ class _WeightedBag(Rewriter):
 
 
 class WeightedMeanRewriter(_WeightedBag):
+    order = 10
     combiner = "mean"
     pattern = OpTypePattern("DivNoNan", "result", [_WEIGHTED_SUM, _WEIGHT_SUM])
 
 
 class WeightedSqrtnRewriter(_WeightedBag):
+    order = 11
     combiner = "sqrtn"
     pattern = OpTypePattern("DivNoNan", "result", [_WEIGHTED_SUM, OpTypePattern("Sqrt", "sqrt", [_SQUARED_WEIGHT_SUM])])
 
 
 class WeightedSumRewriter(_WeightedBag):
+    order = 12
     combiner = "sum"
     pattern = OpTypePattern("SegmentSum", "result", _WEIGHTED_SUM.inputs)
 

@@ -1,47 +1,21 @@
 """One rewriter per pattern of embedding work in HLO: a bag (reduce over a gather),
 a segment sum (scatter-add of gathered rows), a row lookup (gather). Each looks at
-instructions of its opcodes and returns an HloKernelCall, a Skip (with the reason
-`ember-tf inspect` shows), or None."""
+instructions of its opcodes and returns a KernelCall, a Skip (with the reason
+`ember-tf inspect` shows), or None. A new pattern is a new file here: a Rewriter
+subclass with a family, opcodes and an order."""
 
 from __future__ import annotations
 
-import dataclasses
+from ember_tf.frontend.rewrite import Rewritten, registered_rewriters
+from ember_tf.frontend.rewrite import rewrite_graph as frontend_rewrite_graph
+from ember_tf.hlo_import.graph import FlatGraph
+from ember_tf.hlo_import.rewriter.base import Rewriter
 
-from ember_tf.hlo_import.graph import FlatGraph, HloKernelCall
-from ember_tf.hlo_import.rewriter.bag import BagRewriter
-from ember_tf.hlo_import.rewriter.base import Skip
-from ember_tf.hlo_import.rewriter.gather import GatherRewriter
-from ember_tf.hlo_import.rewriter.segment_sum import SegmentSumRewriter
-
-# Larger patterns first: a bag's gather must not be taken alone before the bag is seen.
-REWRITERS = (BagRewriter(), SegmentSumRewriter(), GatherRewriter())
-
-
-@dataclasses.dataclass(frozen=True)
-class Skipped:
-    family: str
-    node: str
-    op: str
-    reason: str
-
-
-@dataclasses.dataclass
-class Rewritten:
-    calls: list[HloKernelCall]
-    skipped: list[Skipped]
+# Every Rewriter with an `order` in this package, lowest first (a bag before its gather).
+REWRITERS: tuple[Rewriter, ...] = registered_rewriters(__name__, Rewriter)
 
 
 def rewrite_graph(graph: FlatGraph, rewriters=REWRITERS) -> Rewritten:
-    result = Rewritten([], [])
-    taken: set[str] = set()     # instructions a kernel already stands for
-    for rewriter in rewriters:
-        for instruction in list(graph.computation.instructions):
-            if instruction.opcode not in rewriter.opcodes or instruction.name in taken:
-                continue
-            found = rewriter.rewrite(graph, instruction)
-            if isinstance(found, Skip):
-                result.skipped.append(Skipped(rewriter.family, instruction.name, instruction.opcode, found.reason))
-            elif found is not None:
-                result.calls.append(found)
-                taken.update(found.nodes)
-    return result
+    """The frontend core's driver over this frontend's rewriters (each tries the
+    instructions of its opcodes that no kernel stands for yet: FlatGraph.sites)."""
+    return frontend_rewrite_graph(graph, rewriters)

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import math
 
+from ember_tf.frontend.rewrite import KernelCall
 from ember_tf.hlo.module import Shape
-from ember_tf.hlo_import.graph import FlatGraph, HloKernelCall
+from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.rewriter.base import (
-    FilledRows, RowGather, Skip, clamped_ids, looked_up_rows, nan_where_out_of_bounds, scalar_constant,
+    FilledRows, Rewriter, RowGather, Skip, clamped_ids, looked_up_rows, nan_where_out_of_bounds, scalar_constant,
 )
 from ember_tf.ir import embedding_ops
 
 
-class BagRewriter:
+class BagRewriter(Rewriter):
+    order = 10
     family = "reduce over gather"
     opcodes = ("reduce",)
 
@@ -49,4 +51,4 @@ class BagRewriter:
         if reduce.shape != shape:
             result = graph.add(reduce.name, "reshape", reduce.shape, [result])
         graph.replace_uses(reduce.name, result)
-        return HloKernelCall(self.family, func, [lookup.table, ids], [out], [lookup.node, gather.name, reduce.name])
+        return KernelCall(self.family, func, [lookup.table, ids], [out], [lookup.node, gather.name, reduce.name])

@@ -9,6 +9,8 @@ import dataclasses
 
 import numpy as np
 
+from ember_tf import frontend
+from ember_tf.frontend.rewrite import Skip
 from ember_tf.hlo.module import Instruction, Shape
 from ember_tf.hlo_import.graph import FlatGraph
 
@@ -16,9 +18,11 @@ TABLE_DTYPES = {"f32": "f32", "f16": "f16", "bf16": "bf16"}
 ID_DTYPES = {"s32": "i32", "s64": "i64"}
 
 
-@dataclasses.dataclass(frozen=True)
-class Skip:
-    reason: str
+class Rewriter(frontend.Rewriter):
+    """One pattern of embedding work in HLO: its sites are the instructions of its
+    `opcodes` (FlatGraph.sites); `rewrite(graph, instruction)` turns one into a kernel call."""
+
+    opcodes: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,13 +4,15 @@
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall
 from ember_tf.hlo.module import Shape
-from ember_tf.hlo_import.graph import FlatGraph, HloKernelCall
-from ember_tf.hlo_import.rewriter.base import RowGather, clamped_ids, row_gather
+from ember_tf.hlo_import.graph import FlatGraph
+from ember_tf.hlo_import.rewriter.base import Rewriter, RowGather, clamped_ids, row_gather
 from ember_tf.ir import embedding_ops
 
 
-class GatherRewriter:
+class GatherRewriter(Rewriter):
+    order = 30
     family = "gather"
     opcodes = ("gather",)
 
@@ -21,4 +23,4 @@ class GatherRewriter:
         ids = clamped_ids(graph, lookup, instruction.name)
         func = embedding_ops.gather(lookup.dim, lookup.dtype, lookup.id_dtype, id_rank=len(lookup.ids_shape))
         out = graph.kernel_output(instruction.name, Shape(instruction.shape.dtype, lookup.ids_shape + (lookup.dim,)))
-        return HloKernelCall(self.family, func, [lookup.table, ids], [out], [instruction.name])
+        return KernelCall(self.family, func, [lookup.table, ids], [out], [instruction.name])

@@ -6,15 +6,17 @@ extra segment S that the kernel's output has and the result drops."""
 
 from __future__ import annotations
 
+from ember_tf.frontend.rewrite import KernelCall
 from ember_tf.hlo.module import Shape
-from ember_tf.hlo_import.graph import FlatGraph, HloKernelCall
+from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.rewriter.base import (
-    FilledRows, RowGather, Skip, clamped_ids, looked_up_rows, nan_where_out_of_bounds, scalar_constant,
+    FilledRows, Rewriter, RowGather, Skip, clamped_ids, looked_up_rows, nan_where_out_of_bounds, scalar_constant,
 )
 from ember_tf.ir import embedding_ops
 
 
-class SegmentSumRewriter:
+class SegmentSumRewriter(Rewriter):
+    order = 20
     family = "scatter-add of gathered rows"
     opcodes = ("scatter",)
 
@@ -63,7 +65,7 @@ class SegmentSumRewriter:
             total = graph.add(scatter.name, "add", wide, [out, spread])
         kept = graph.add(scatter.name, "slice", scatter.shape, [total], {"slice": f"{{[0:{segments}],[0:{dim}]}}"})
         graph.replace_uses(scatter.name, kept)
-        return HloKernelCall(self.family, func, [lookup.table, src, dst, count], [out],
+        return KernelCall(self.family, func, [lookup.table, src, dst, count], [out],
                              [lookup.node, updates.name, scatter.name])
 
 
