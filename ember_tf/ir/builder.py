@@ -9,9 +9,10 @@ from typing import Iterator
 from ember_tf.ir.core import (
     INDEX, Block, FloatType, Func, Operation, SizeOf, TensorType, Type, Value, element_type,
 )
+from ember_tf.ir.ops import names
 
-INT_BINARY = ("addi", "subi", "muli", "divi", "remi", "mini", "maxi")
-FLOAT_BINARY = ("addf", "subf", "mulf", "divf", "maxf", "minf", "div_no_nan")
+INT_BINARY = names("int binary")        # addi, subi, ... (the table's arith ops on indices)
+FLOAT_BINARY = names("float binary")    # addf, subf, ..., div_no_nan
 
 
 class Builder:

@@ -88,6 +88,14 @@ class StreamType(Type):
 
 
 @dataclasses.dataclass(frozen=True)
+class TuType(Type):
+    """A traversal unit of the access configuration (`!dlc.tu`)."""
+
+    def __str__(self) -> str:
+        return "!dlc.tu"
+
+
+@dataclasses.dataclass(frozen=True)
 class SizeOf:
     """A run-time size, known when the kernel starts: dimension `axis` of argument
     `arg`, or (with `element` set) the value of that integer argument's flat element

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from ember_tf.ir.core import Block, Func, Operation, Value
+from ember_tf.ir.ops import SPECS
 
-_LOOPS = ("scf.for", "slc.for")
+_LOOPS = tuple(s.name for s in SPECS if s.loop)   # printed `for %iv = lb to ub step s`
 
 
 class _Names:

@@ -10,17 +10,10 @@ merged into one case, so one dispatch serves them all."""
 from __future__ import annotations
 
 from ember_tf.errors import CompileError
-from ember_tf.ir.core import Block, Func, Operation, Type, Value
+from ember_tf.ir.core import Block, Func, Operation, TuType, Value
 from ember_tf.ir.printer import print_ops
 
 STREAM_OPS = ("slc.mem_stream", "slc.alu_stream", "slc.buf_stream")
-
-
-class TuType(Type):
-    """A traversal unit of the access configuration (`!dlc.tu`)."""
-
-    def __str__(self) -> str:
-        return "!dlc.tu"
 
 
 def run(func: Func, target) -> None:
