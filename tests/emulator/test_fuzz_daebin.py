@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import resource
 import signal
 import time
 
@@ -30,6 +31,11 @@ st = hypothesis.strategies
 EXAMPLES = int(os.environ.get("EMBER_FUZZ_EXAMPLES", "40"))
 KERNELS = pathlib.Path(__file__).resolve().parents[2] / "kernels"
 SECONDS = 10   # a run that takes longer is a hang
+GROWTH_BYTES = 4 << 30   # peak resident memory may not grow more than this over the runs
+
+
+def _peak_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux reports KiB
 
 
 def _inputs(name: str) -> dict[str, np.ndarray]:
@@ -55,13 +61,13 @@ def _compiled() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def compiled_for_valid_programs() -> dict[str, int]:
-    """The specializations after every seed program ran in fast mode: a mutated file must not add one
-    (a compilation takes tens of seconds)."""
+def compiled_for_valid_programs() -> dict:
+    """The specializations after every seed program ran in fast mode, which a mutated file must not
+    add to (a compilation takes tens of seconds), and the peak memory then."""
     for name, content in PROGRAMS.items():
         machine = "cpu" if name.endswith("_cpu") else "tmu"   # the first run compiles: not timed
         Interpreter(model_content=content, machine=machine).get_signature_runner()(**_weighted(name, _inputs(name)))
-    return _compiled()
+    return {"compiled": _compiled(), "peak": _peak_bytes()}
 
 
 def _weighted(name: str, feeds: dict) -> dict:
@@ -123,7 +129,8 @@ def test_a_mutated_program_is_refused_or_runs_alike_in_both_modes(compiled_for_v
     fast, fast_error = _run(bytes(data), machine, "fast", feeds)
     for key, value in feeds.items():
         np.testing.assert_array_equal(value, before[key], err_msg=f"a run changed input {key}")
-    assert _compiled() == compiled_for_valid_programs, "a mutated file made numba compile"
+    assert _compiled() == compiled_for_valid_programs["compiled"], "a mutated file made numba compile"
+    assert _peak_bytes() - compiled_for_valid_programs["peak"] < GROWTH_BYTES, "a run allocated past 4 GiB"
     assert (golden is None) == (fast is None), (golden_error, fast_error)
     if golden is None:
         hypothesis.event("faulted at run time")
