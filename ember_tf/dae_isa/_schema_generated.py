@@ -26,6 +26,12 @@ class SlotAccess(object):
     WRITE = 1
 
 
+class Placement(object):
+    DRAM = 0
+    SCRATCHPAD = 1
+    BUFFER = 2
+
+
 class ParamKind(object):
     DIM = 0
     ELEMENT = 1
@@ -488,8 +494,15 @@ class KernelSlot(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
         return o == 0
 
+    # KernelSlot
+    def Placement(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int8Flags, o + self._tab.Pos)
+        return 0
+
 def KernelSlotStart(builder):
-    builder.StartObject(5)
+    builder.StartObject(6)
 
 def KernelSlotAddName(builder, name):
     builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
@@ -508,6 +521,9 @@ def KernelSlotAddShape(builder, shape):
 
 def KernelSlotStartShapeVector(builder, numElems):
     return builder.StartVector(8, numElems, 8)
+
+def KernelSlotAddPlacement(builder, placement):
+    builder.PrependInt8Slot(5, placement, 0)
 
 def KernelSlotEnd(builder):
     return builder.EndObject()
@@ -528,12 +544,14 @@ class KernelSlotT(object):
         rank = 0,
         access = 0,
         shape = None,
+        placement = 0,
     ):
         self.name = name  # type: Optional[str]
         self.dtype = dtype  # type: int
         self.rank = rank  # type: int
         self.access = access  # type: int
         self.shape = shape  # type: Optional[List[int]]
+        self.placement = placement  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -567,6 +585,7 @@ class KernelSlotT(object):
                     self.shape.append(kernelSlot.Shape(i))
             else:
                 self.shape = kernelSlot.ShapeAsNumpy()
+        self.placement = kernelSlot.Placement()
 
     # KernelSlotT
     def Pack(self, builder):
@@ -588,6 +607,7 @@ class KernelSlotT(object):
         KernelSlotAddAccess(builder, self.access)
         if self.shape is not None:
             KernelSlotAddShape(builder, shape)
+        KernelSlotAddPlacement(builder, self.placement)
         kernelSlot = KernelSlotEnd(builder)
         return kernelSlot
 
@@ -1814,8 +1834,22 @@ class Operator(object):
         o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(10))
         return o == 0
 
+    # Operator
+    def CoreOffset(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(12))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
+    # Operator
+    def CoreCount(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(14))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Uint32Flags, o + self._tab.Pos)
+        return 0
+
 def OperatorStart(builder):
-    builder.StartObject(4)
+    builder.StartObject(6)
 
 def OperatorAddKind(builder, kind):
     builder.PrependInt8Slot(0, kind, 0)
@@ -1835,6 +1869,12 @@ def OperatorAddOutputs(builder, outputs):
 def OperatorStartOutputsVector(builder, numElems):
     return builder.StartVector(4, numElems, 4)
 
+def OperatorAddCoreOffset(builder, coreOffset):
+    builder.PrependUint32Slot(4, coreOffset, 0)
+
+def OperatorAddCoreCount(builder, coreCount):
+    builder.PrependUint32Slot(5, coreCount, 0)
+
 def OperatorEnd(builder):
     return builder.EndObject()
 
@@ -1853,11 +1893,15 @@ class OperatorT(object):
         index = 0,
         inputs = None,
         outputs = None,
+        coreOffset = 0,
+        coreCount = 0,
     ):
         self.kind = kind  # type: int
         self.index = index  # type: int
         self.inputs = inputs  # type: Optional[List[int]]
         self.outputs = outputs  # type: Optional[List[int]]
+        self.coreOffset = coreOffset  # type: int
+        self.coreCount = coreCount  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -1896,6 +1940,8 @@ class OperatorT(object):
                     self.outputs.append(operator.Outputs(i))
             else:
                 self.outputs = operator.OutputsAsNumpy()
+        self.coreOffset = operator.CoreOffset()
+        self.coreCount = operator.CoreCount()
 
     # OperatorT
     def Pack(self, builder):
@@ -1922,6 +1968,8 @@ class OperatorT(object):
             OperatorAddInputs(builder, inputs)
         if self.outputs is not None:
             OperatorAddOutputs(builder, outputs)
+        OperatorAddCoreOffset(builder, self.coreOffset)
+        OperatorAddCoreCount(builder, self.coreCount)
         operator = OperatorEnd(builder)
         return operator
 

@@ -58,6 +58,9 @@ _TOKEN = re.compile(
 HOST_FORMATS = {"graph_def": fb.HostFormat.GRAPH_DEF, "hlo_module": fb.HostFormat.HLO_MODULE}
 OPERATOR_KINDS = {"kernel": fb.OperatorKind.KERNEL, "host_segment": fb.OperatorKind.HOST_SEGMENT}
 ACCESS = {"read": fb.SlotAccess.READ, "write": fb.SlotAccess.WRITE}
+PLACEMENTS = {"dram": fb.Placement.DRAM, "scratchpad": fb.Placement.SCRATCHPAD, "buffer": fb.Placement.BUFFER}
+# `.operator kernel ... cores=OFFSET+COUNT`: the kernel runs on cores OFFSET .. OFFSET+COUNT-1
+CORE_RANGE = re.compile(r"(\d+)\+(\d+)")
 MACHINE_FIELDS = ("lanes", "traversal_groups", "lane_storage_bytes", "outstanding_requests", "vector_bytes",
                   "queue_chunk_bytes")
 
@@ -306,7 +309,7 @@ class _Assembler:
 
     def _d_operator(self) -> None:
         kind_token, index_token = self.positional(2)
-        self.check_keywords(("inputs", "outputs"))
+        self.check_keywords(("inputs", "outputs", "cores"))
         if not self.model.subgraphs:
             raise self.fail(kind_token, ".operator before any .subgraph")
         if kind_token.text not in OPERATOR_KINDS:
@@ -315,7 +318,24 @@ class _Assembler:
         op.kind, op.index = OPERATOR_KINDS[kind_token.text], self.integer(index_token)
         op.inputs = self.int_list(self.keyword("inputs"))
         op.outputs = self.int_list(self.keyword("outputs"))
+        cores = self.keyword("cores", required=False)
+        if cores is not None:
+            if op.kind != fb.OperatorKind.KERNEL:
+                raise self.fail(cores, "cores= belongs to kernel operators (a host segment uses every core)")
+            op.coreOffset, op.coreCount = self._core_range(cores)
         self.model.subgraphs[-1].operators.append(op)
+
+    def _core_range(self, token: _Token) -> tuple[int, int]:
+        match = CORE_RANGE.fullmatch(token.text)
+        if match is None:
+            raise self.fail(token, f"expected cores=OFFSET+COUNT (e.g. cores=2+3: cores 2, 3 and 4), "
+                                   f"found {token.text!r}")
+        offset, count = int(match.group(1)), int(match.group(2))
+        if count == 0:
+            raise self.fail(token, "cores=OFFSET+0 runs on no core (leave cores= out to use every core)")
+        if offset + count > 0xFFFFFFFF:
+            raise self.fail(token, f"core range {token.text} does not fit 32 bits")
+        return offset, count
 
     def _d_signature(self) -> None:
         key_token, = self.positional(1)
@@ -415,7 +435,7 @@ class _KernelAssembler:
     def _d_slot(self) -> None:
         asm = self.asm
         name_token, dtype_token, access_token = asm.positional(3)
-        asm.check_keywords(("rank", "shape"))
+        asm.check_keywords(("rank", "shape", "place"))
         slot = fb.KernelSlotT()
         slot.name = asm.string(name_token) if name_token.kind == "string" else name_token.text
         slot.dtype = asm.dtype(dtype_token)
@@ -425,6 +445,11 @@ class _KernelAssembler:
         slot.access = ACCESS[access_token.text]
         shape = asm.keyword("shape", required=False)
         slot.shape = asm.int_list(shape, self._shape_dim) if shape else []
+        place = asm.keyword("place", required=False)
+        if place is not None:
+            if place.text not in PLACEMENTS:
+                raise asm.fail(place, f"expected place=dram, scratchpad or buffer, found {place.text!r}")
+            slot.placement = PLACEMENTS[place.text]
         self.kernel.slots.append(slot)
 
     def _shape_dim(self, text: str, token: _Token) -> int:

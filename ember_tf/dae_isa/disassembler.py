@@ -20,6 +20,7 @@ _NAMES = {
                                       "hlo_module": fb.HostFormat.HLO_MODULE}.items()},
     "operator": {fb.OperatorKind.KERNEL: "kernel", fb.OperatorKind.HOST_SEGMENT: "host_segment"},
     "access": {fb.SlotAccess.READ: "read", fb.SlotAccess.WRITE: "write"},
+    "placement": {fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer"},
 }
 _PREFIX = {Kind.ICONST: "k", Kind.FCONST: "kf", Kind.JTABLE: "jt", Kind.PARAM: "p", Kind.TU: "t", Kind.STREAM: "s"}
 
@@ -70,6 +71,8 @@ class _KernelPrinter:
         for i, slot in enumerate(k.slots or []):
             name = self.slot_names[i] if not self.slot_names[i].startswith("@") else _q(slot.name)
             line = f".slot {name} {_dtype(slot.dtype)} {_NAMES['access'][slot.access]} rank={slot.rank}"
+            if slot.placement:
+                line += f" place={_NAMES['placement'][slot.placement]}"
             if slot.shape is not None and len(slot.shape):
                 dims = ", ".join(str(int(d)) if d >= 0 else f"p{-int(d) - 1}" for d in slot.shape)
                 line += f" shape=[{dims}]"
@@ -165,8 +168,9 @@ def disassemble(model: fb.ModelT, data: bool = True) -> str:
     for sg in model.subgraphs or []:
         out.append(f".subgraph {_q(sg.name)} inputs={_ints(sg.inputs)} outputs={_ints(sg.outputs)}")
         for op in sg.operators or []:
+            cores = f" cores={op.coreOffset}+{op.coreCount}" if op.coreOffset or op.coreCount else ""
             out.append(f".operator {_NAMES['operator'][op.kind]} {op.index} inputs={_ints(op.inputs)} "
-                       f"outputs={_ints(op.outputs)}")
+                       f"outputs={_ints(op.outputs)}{cores}")
     for sig in model.signatureDefs or []:
         out.append(f".signature {_q(sig.key)} subgraph={sig.subgraph}")
         out.extend(f".input {_q(m.name)} {m.tensor}" for m in sig.inputs or [])

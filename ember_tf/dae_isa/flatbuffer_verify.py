@@ -47,7 +47,7 @@ def _fields(spec: str, *types) -> tuple:
 TABLES: dict[str, tuple] = {
     "Buffer": _fields("data offset size", vec("B"), "Q", "Q"),
     "Tensor": _fields("name shape shape_signature dtype buffer", STRING, vec("q"), vec("q"), "b", "I"),
-    "KernelSlot": _fields("name dtype rank access shape", STRING, "b", "i", "b", vec("q")),
+    "KernelSlot": _fields("name dtype rank access shape placement", STRING, "b", "i", "b", vec("q"), "b"),
     "KernelParam": _fields("slot dim add kind element", "i", "i", "q", "b", "q"),
     "MachineParams": _fields(
         "name lanes traversal_groups lane_storage_bytes outstanding_requests vector_bytes queue_chunk_bytes "
@@ -58,7 +58,7 @@ TABLES: dict[str, tuple] = {
         "copies", STRING, "I", table("MachineParams"), vec(table("KernelSlot")), vec(table("KernelParam")),
         vec("Q"), vec("Q"), vec("q"), vec("d"), vec(table("JumpTable")), "I"),
     "HostSegment": _fields("name format buffer input_names output_names", STRING, "b", "I", vec(STRING), vec(STRING)),
-    "Operator": _fields("kind index inputs outputs", "b", "I", vec("i"), vec("i")),
+    "Operator": _fields("kind index inputs outputs core_offset core_count", "b", "I", vec("i"), vec("i"), "I", "I"),
     "SubGraph": _fields("name inputs outputs operators", STRING, vec("i"), vec("i"), vec(table("Operator"))),
     "TensorMap": _fields("name tensor", STRING, "I"),
     "SignatureDef": _fields("key subgraph inputs outputs", STRING, "I", vec(table("TensorMap")), vec(table("TensorMap"))),

@@ -188,6 +188,14 @@ def _verify_subgraph(check: _Checker, where: str, subgraph: fb.SubGraphT, model:
         inputs, outputs = _ints(op.inputs), _ints(op.outputs)
         for t in inputs + outputs:
             check.index(t, len(tensors), op_where, "tensor")
+        offset, count = int(op.coreOffset or 0), int(op.coreCount or 0)
+        if offset < 0 or count < 0:
+            check.fail(op_where, f"negative core range (core_offset {offset}, core_count {count})")
+        if (offset or count) and op.kind != fb.OperatorKind.KERNEL:
+            check.fail(op_where, f"a core range (core_offset {offset}, core_count {count}) on a host segment; "
+                                 f"only kernel operators have one")
+        if offset and not count:
+            check.fail(op_where, f"core_offset {offset} without a core_count (0 means all cores, from core 0)")
         if op.kind == fb.OperatorKind.KERNEL:
             kernel = model.kernels[check.index(op.index, _count(model.kernels), op_where, "kernel")]
             slots = kernel.slots or []
@@ -262,6 +270,8 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     return access, execute
 
 
+PLACEMENT_NAMES = {fb.Placement.DRAM: "dram", fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer"}
+
 # Slot dtypes an ELEMENT param may read.
 ELEMENT_PARAM_DTYPES = (dtypes.BY_NAME["int32"].code, dtypes.BY_NAME["int64"].code)
 
@@ -304,6 +314,12 @@ def _verify_slot(check: _Checker, where: str, slot: fb.KernelSlotT, n_params: in
     if slot.rank < 0:
         check.fail(where, f"negative rank {slot.rank}")
     shape = _ints(slot.shape)
+    placement = slot.placement or 0
+    if placement not in PLACEMENT_NAMES:
+        check.fail(where, f"unknown placement {placement} (0: DRAM, 1: SCRATCHPAD, 2: BUFFER)")
+    if placement and slot.access != fb.SlotAccess.READ:
+        check.fail(where, f"{PLACEMENT_NAMES[placement]} placement on output slot {_text(slot.name)!r}: only "
+                          f"read-only slots may leave DRAM")
     if slot.access == fb.SlotAccess.WRITE:
         if len(shape) != slot.rank:
             check.fail(where, f"output shape {shape} does not have rank {slot.rank}")

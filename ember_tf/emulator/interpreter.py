@@ -30,10 +30,33 @@ from ember_tf.machines import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap
-from ember_tf.emulator.timing import one_after_another, time_core
+from ember_tf.emulator.schedule import Booking, schedule, sharing_cores
+from ember_tf.emulator.timing import SCRATCHPAD, Placed, one_after_another, time_core
+from ember_tf.dae_isa.opcodes import Kind
 from ember_tf.errors import EmulationError, InputError
 
 PAGE = 4096
+
+
+@dataclasses.dataclass
+class _KernelJob:
+    """A kernel operator ready to run: what _prepare_kernel worked out for _execute_kernel."""
+
+    op: fb.OperatorT
+    program: KernelProgram
+    arrays: list
+    params: list
+    labels: list
+    address_map: AddressMap
+    first_core: int                 # the machine cores it holds: first_core .. first_core + core_count - 1
+    core_count: int
+    assignment: list[list[int]]     # roots of each core it runs on (root-less kernels: [[]])
+    copies: int                     # > 1: copies of a kernel without an access unit, round-robin
+    placed: dict[int, tuple[int, int, int]]   # placed slot -> (kind, first line, last line)
+
+    @property
+    def used_cores(self) -> int:
+        return min(self.core_count, self.copies) if self.copies > 1 else len(self.assignment)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,21 +194,29 @@ class Interpreter:
         values.update(self._constants)
         addresses = _AddressSpace()
         steps: list[KernelStats | HostStats] = []
+        bookings: list[Booking] = []
+        cores = self.machine.cores
         for wave in _independent_waves(subgraph.operators or []):
             if len(wave) == 1 and wave[0].kind == fb.OperatorKind.HOST_SEGMENT:
                 steps.append(self._run_host_segment(wave[0], values))
+                bookings.append(_booking(wave[0], steps[-1], 0, cores))
                 continue
             # Operators of a wave share no tensors, so in fast mode (numba releases the GIL)
-            # they are emulated on host threads at once; the modelled machine still runs them
-            # one after another, and preparing them in order keeps addresses deterministic.
+            # they are emulated on host threads at once (the schedule says when the modelled
+            # machine runs them); preparing them in order keeps addresses deterministic.
             prepared = [self._prepare_kernel(op, values, addresses) for op in wave]
+            active = sharing_cores([(job.first_core, job.core_count, job.used_cores) for job in prepared])
             if self.mode == "fast" and len(prepared) > 1:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(prepared), os.cpu_count() or 1)) \
                         as pool:
-                    steps.extend(pool.map(lambda job: self._execute_kernel(*job), prepared))
+                    wave_steps = list(pool.map(lambda job: self._execute_kernel(*job), zip(prepared, active)))
             else:
-                steps.extend(self._execute_kernel(*job) for job in prepared)
-        return RunStats.combine(self.machine, steps, self.mode)
+                wave_steps = [self._execute_kernel(job, n) for job, n in zip(prepared, active)]
+            steps.extend(wave_steps)
+            bookings.extend(_booking(job.op, step, job.first_core, job.core_count)
+                            for job, step in zip(prepared, wave_steps))
+        schedule(cores, bookings)
+        return RunStats.combine(self.machine, steps, self.mode, scheduled=True)
 
     def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
         inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]
@@ -210,11 +241,20 @@ class Interpreter:
         tensors = list(op.inputs) + list(op.outputs)
         return [names.get(int(t), f"tensor '{self.model.tensors[int(t)].name}'") for t in tensors]
 
-    def _prepare_kernel(self, op: fb.OperatorT, values: dict[int, np.ndarray], addresses: "_AddressSpace"):
-        """Checks a kernel operator against the machine and its inputs, allocates its
-        outputs and gives its tensors addresses; returns what _execute_kernel needs."""
+    def _prepare_kernel(self, op: fb.OperatorT, values: dict[int, np.ndarray], addresses: "_AddressSpace") \
+            -> _KernelJob:
+        """Checks a kernel operator against the machine (its core range, its placed slots)
+        and its inputs, allocates its outputs and gives its tensors addresses; returns what
+        _execute_kernel needs."""
         program = self.kernels[op.index]
         machine = self.machine
+        first_core, core_count = int(op.coreOffset or 0), int(op.coreCount or 0)
+        if core_count == 0:
+            first_core, core_count = 0, machine.cores
+        elif first_core + core_count > machine.cores:
+            last = first_core + core_count - 1
+            raise EmulationError(f"kernel '{program.name}' is to run on cores {first_core}..{last} but machine "
+                                 f"'{machine.name}' has {machine.cores} (0..{machine.cores - 1})")
         compiled_for = program.kernel.machine
         remedy = (f"it was compiled for '{_text(compiled_for.name)}': convert with --target={machine.name} to run "
                   f"on '{machine.name}', or run with --machine={_text(compiled_for.name)}")
@@ -245,37 +285,93 @@ class Interpreter:
                           dtype=np.int64),
             itemsize=np.array([a.itemsize for a in arrays], dtype=np.int64),
             line_bytes=machine.line_bytes)
-        return program, arrays, params, labels, address_map
-
-    def _execute_kernel(self, program: KernelProgram, arrays, params, labels, address_map) -> KernelStats:
-        machine = self.machine
-        kernel = _MODES[self.mode]()(program, machine, arrays, labels, address_map,
-                                     step_budget(arrays, self.max_instructions))
         copies = max(1, program.kernel.copies) if not program.roots else 1
-        if copies > 1:
-            return self._execute_copies(program, kernel, copies, params)
-        assignment = _assign_roots(program, machine.cores)
-        timings = [kernel.time_core(params, roots, core, len(assignment)) for core, roots in enumerate(assignment)]
-        return kernel_stats(program.name, machine, timings)
+        job = _KernelJob(op, program, arrays, params, labels, address_map, first_core, core_count,
+                         _assign_roots(program, core_count), copies, {})
+        job.placed = self._placed_slots(job)
+        return job
 
-    def _execute_copies(self, program, kernel, copies: int, params) -> KernelStats:
+    def _placed_slots(self, job: _KernelJob) -> dict[int, tuple[int, int, int]]:
+        """The kernel's placed slots (kind and lines); checks that the machine has the memory
+        they are placed in and that what each core reads from its scratchpad fits it."""
+        machine, program, name = self.machine, job.program, job.program.name
+        placed = {}
+        for i, slot in enumerate(program.kernel.slots or []):
+            kind = int(slot.placement or 0)
+            if not kind:
+                continue
+            what, size = (("scratchpad", machine.scratchpad_bytes) if kind == SCRATCHPAD
+                          else ("buffer", machine.buffer_bytes))
+            if not size:
+                raise EmulationError(f"kernel '{name}': slot '{program.slot_names[i]}' is placed in the {what}, "
+                                     f"but machine '{machine.name}' has none ({what}_bytes = 0)")
+            base, nbytes = int(job.address_map.base[i]), int(job.arrays[i].nbytes)
+            placed[i] = (kind, base // machine.line_bytes, (base + nbytes - 1) // machine.line_bytes)
+        scratchpad = [i for i, (kind, _, _) in placed.items() if kind == SCRATCHPAD]
+        if scratchpad:
+            runs = job.assignment if job.copies == 1 else [[]]   # copies all run the same program
+            for core, roots in enumerate(runs):
+                used = [i for i in scratchpad if i in _slots_used(program, roots)]
+                total = sum(int(job.arrays[i].nbytes) for i in used)
+                if total > machine.scratchpad_bytes:
+                    slot = max(used, key=lambda i: job.arrays[i].nbytes)
+                    raise EmulationError(
+                        f"kernel '{name}': scratchpad slots of core {job.first_core + core} take {total:,} bytes "
+                        f"(slot '{program.slot_names[slot]}': {job.arrays[slot].nbytes:,}), more than the "
+                        f"{machine.scratchpad_bytes:,} bytes of scratchpad per core of machine '{machine.name}'")
+        return placed
+
+    def _core_placed(self, job: _KernelJob, roots, resident: bool = False) -> tuple[Placed, ...]:
+        """The placed slots one core reads (its roots' loads and the core program's)."""
+        if not job.placed:
+            return ()
+        used = _slots_used(job.program, roots)
+        return tuple(Placed(kind, first, last, resident and kind == SCRATCHPAD)
+                     for i, (kind, first, last) in sorted(job.placed.items()) if i in used)
+
+    def _time_core(self, kernel, params, roots, run: int, active: int, placed: tuple[Placed, ...]):
+        """One core's run, timed. `run` numbers the runs of the kernel (0 first: the fast mode
+        re-runs from zeroed outputs then); without placed slots, timed in the fast mode's
+        workspace as the kernel object does it."""
+        if not placed:
+            return kernel.time_core(params, roots, run, active)
+        return time_core(kernel.run_core(params, roots, run), self.machine, active, placed)
+
+    def _execute_kernel(self, job: _KernelJob, active: int) -> KernelStats:
+        machine, program = self.machine, job.program
+        kernel = _MODES[self.mode]()(program, machine, job.arrays, job.labels, job.address_map,
+                                     step_budget(job.arrays, self.max_instructions))
+        if job.copies > 1:
+            timings = self._execute_copies(job, kernel, active)
+        else:
+            timings = [self._time_core(kernel, job.params, roots, core, active, self._core_placed(job, roots))
+                       for core, roots in enumerate(job.assignment)]
+        if job.first_core:
+            timings = [dataclasses.replace(t, core_id=job.first_core + t.core_id) for t in timings]
+        stats = kernel_stats(program.name, machine, timings)
+        stats.core_offset, stats.core_count, stats.active_cores = job.first_core, job.core_count, active
+        return stats
+
+    def _execute_copies(self, job: _KernelJob, kernel, active: int) -> list:
         """A kernel the cores split by themselves: copy c runs with its COPY params set to c,
-        round-robin over the cores; a core with several copies runs them in turn."""
-        machine = self.machine
-        used = min(machine.cores, copies)
+        round-robin over the cores of its range; a core with several copies runs them in turn
+        (its scratchpad slots stay loaded after the first)."""
+        program, copies = job.program, job.copies
+        used = min(job.core_count, copies)
         copy_params = [i for i, p in enumerate(program.kernel.params or []) if p.kind == fb.ParamKind.COPY]
         timings = []
         for core in range(used):
             runs = []
             for copy in range(core, copies, used):
-                own = list(params)
+                own = list(job.params)
                 for i in copy_params:
                     own[i] = copy
                 # copies run one after another here: each its own run number (a fast-mode re-run
                 # restores the outputs as that run found them)
-                runs.append(kernel.time_core(own, [], copy, used))
+                placed = self._core_placed(job, [], resident=copy != core)
+                runs.append(self._time_core(kernel, own, [], copy, active, placed))
             timings.append(one_after_another(core, runs))
-        return kernel_stats(program.name, machine, timings)
+        return timings
 
 
 STEPS_PER_ELEMENT = 64
@@ -324,10 +420,12 @@ class _GoldenKernel:
         self.program, self.machine, self.arrays = program, machine, arrays
         self.labels, self.address_map, self.max_instructions = labels, address_map, max_instructions
 
+    def run_core(self, params, roots, core_id: int):
+        return run_golden_core(self.program, self.machine, self.arrays, params, roots, self.labels,
+                               self.address_map, core_id, self.max_instructions)
+
     def time_core(self, params, roots, core_id: int, active_cores: int):
-        activity = run_golden_core(self.program, self.machine, self.arrays, params, roots, self.labels,
-                                   self.address_map, core_id, self.max_instructions)
-        return time_core(activity, self.machine, active_cores)
+        return time_core(self.run_core(params, roots, core_id), self.machine, active_cores)
 
 
 def _fast_kernel():
@@ -366,6 +464,23 @@ def _param(param: fb.KernelParamT, inputs: list[np.ndarray], labels: list[str], 
     if value > INT64_MAX:
         raise InputError(f"{what}; kernel '{program.name}' adds {add}, past the int64 range")
     return value
+
+
+def _booking(op: fb.OperatorT, step, first_core: int, cores: int) -> Booking:
+    return Booking(step, frozenset(int(t) for t in op.inputs), frozenset(int(t) for t in op.outputs), first_core,
+                   cores)
+
+
+def _slots_used(program: KernelProgram, roots) -> set[int]:
+    """The slots a core reads or writes: those its roots' traversals load, and those its
+    program names (every core runs the whole program)."""
+    used = {ins.arg("slot") for ins in program.execute if any(o.kind is Kind.SLOT for o in ins.spec.operands)}
+    pending = list(roots)
+    while pending:
+        tu = program.tus[pending.pop()]
+        used.update(stream.slot for stream in tu.streams if stream.op == "mem")
+        pending.extend(tu.children)
+    return used
 
 
 def _assign_roots(program: KernelProgram, cores: int) -> list[list[int]]:

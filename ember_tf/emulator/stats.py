@@ -28,6 +28,12 @@ class CoreStats:
     mean_chunk_occupancy: float   # fraction of a chunk filled, averaged over chunks
     callbacks: int
     instructions: dict
+    # Placed slots (docs/EMULATOR.md, "Placement"); 0 without: DRAM bytes the core's DMA engine
+    # moved (part of dram_read_bytes), its cycles (preload + streaming), accesses served locally.
+    dma_bytes: int = 0
+    dma_cycles: int = 0
+    scratchpad_accesses: int = 0
+    buffer_accesses: int = 0
 
 
 @dataclasses.dataclass
@@ -38,7 +44,12 @@ class KernelStats:
     bandwidth_bound: bool
     cores: list[CoreStats]
     timings: list[CoreTiming] = dataclasses.field(repr=False, default_factory=list)
-    start_cycle: int = 0  # where the kernel starts in the run (operators run one after another)
+    start_cycle: int = 0  # where the kernel starts in the run (the schedule: emulator/schedule.py)
+    # The machine cores the kernel holds, core_offset .. core_offset + core_count - 1 (all of them
+    # unless its operator names a range), and how many cores shared the DRAM bandwidth with it.
+    core_offset: int = 0
+    core_count: int = 0
+    active_cores: int = 0
 
 
 @dataclasses.dataclass
@@ -82,6 +93,10 @@ def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -
             mean_chunk_occupancy=round(t.queue_bytes / (t.chunks * machine.queue_chunk_bytes), 6),
             callbacks=t.callbacks,
             instructions=dict(sorted(t.counts.items())),
+            dma_bytes=t.dma_bytes,
+            dma_cycles=int(round(t.dma_cycles)),
+            scratchpad_accesses=t.scratchpad_accesses,
+            buffer_accesses=t.buffer_accesses,
         )
         for t in timings
     ]
@@ -106,12 +121,18 @@ class RunStats:
     mode: str = "fast"   # the emulation mode that ran (fast or golden: same outputs, same cycles within tolerance)
 
     @staticmethod
-    def combine(machine: MachineConfig, steps: list[KernelStats | HostStats], mode: str = "fast") -> "RunStats":
-        """Totals over the operators run, in execution order, one after another."""
+    def combine(machine: MachineConfig, steps: list[KernelStats | HostStats], mode: str = "fast",
+                scheduled: bool = False) -> "RunStats":
+        """Totals over the operators run, in execution order. `scheduled`: their start cycles
+        are set (emulator/schedule.py) and the run ends when the last one ends; otherwise they
+        run one after another. kernel_cycles and host_cycles add up each kind's cycles."""
         cycles = 0
         for step in steps:
-            step.start_cycle = cycles
-            cycles += step.cycles
+            if scheduled:
+                cycles = max(cycles, step.start_cycle + step.cycles)
+            else:
+                step.start_cycle = cycles
+                cycles += step.cycles
         kernels = [s for s in steps if isinstance(s, KernelStats)]
         hosts = [s for s in steps if isinstance(s, HostStats)]
         dram_bytes = sum(s.dram_bytes for s in steps)

@@ -14,6 +14,11 @@ sum of per-instruction costs, callback dispatch, and stalls of the core's own
 loads that miss L1 (latency / mlp). Caches use a recency window: a line hits
 if it was touched within the last capacity/line accesses of that level — an
 approximation of LRU that is the same function in every emulation mode.
+
+Placed slots (a READ slot in the core's scratchpad or streamed through its
+unified buffer; `Placed`) are served by those memories instead: their bytes come
+from DRAM once, by the core's DMA engine, and their accesses never reach the
+caches or DRAM (docs/EMULATOR.md, "Placement", has the formulas).
 """
 
 from __future__ import annotations
@@ -51,6 +56,32 @@ class CoreTiming:
     chunk_core_start: np.ndarray
     chunk_core_end: np.ndarray
     chunk_fill: np.ndarray
+    # Placed slots (0 without): bytes the DMA engine moved from DRAM (in dram_bytes too), the
+    # cycles it took (preload and streaming), accesses served by the scratchpad and the buffer.
+    dma_bytes: int = 0
+    dma_cycles: float = 0.0
+    scratchpad_accesses: int = 0
+    buffer_accesses: int = 0
+
+
+SCRATCHPAD, BUFFER = 1, 2   # fb.Placement values
+
+
+@dataclasses.dataclass(frozen=True)
+class Placed:
+    """A READ slot one core holds in its scratchpad (SCRATCHPAD) or streams through its
+    unified buffer (BUFFER) during a kernel: the slot's cache lines (AddressMap) are
+    first_line .. last_line (none if last_line < first_line). `resident`: a scratchpad slot
+    an earlier run on the same core (a copy before this one) already loaded."""
+
+    kind: int
+    first_line: int
+    last_line: int
+    resident: bool = False
+
+    @property
+    def lines(self) -> int:
+        return max(0, self.last_line - self.first_line + 1)
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -246,28 +277,35 @@ def _chunk_of(entry, entry_chunk, n_chunks):
 
 @njit(cache=True, nogil=True)
 def _pipeline(iterations, hits, misses, core, has_access_unit, lane_rate, dram_latency, outstanding, line, bw_share,
-              llc_latency, buffers):
+              llc_latency, buffers, local, local_startup, begin):
     """The access unit's time per chunk (au[k]: the slowest of its limits), then the
     start and end of each chunk on the access unit and on the core; also the access
-    unit's wait before each chunk, the startup and the DRAM misses in all."""
+    unit's wait before each chunk, the startup and the DRAM misses in all.
+
+    local[k]: the summed latencies of the chunk's requests to placed slots (scratchpad or
+    buffer), a Little's-law term of its own; local_startup: the latency the first chunk
+    waits when no request goes to DRAM; begin: when the core may start (after the DMA
+    engine's preload). All zero without placed slots."""
     n = len(iterations)
     au = np.zeros(n)
     total_misses = 0.0  # a count: exact in any order
     if has_access_unit:
         for k in range(n):
-            au[k] = np.maximum(np.maximum(np.maximum(iterations[k] / lane_rate, misses[k] * dram_latency / outstanding),
-                                          misses[k] * line / bw_share), hits[k] * llc_latency / outstanding)
+            au[k] = np.maximum(np.maximum(np.maximum(np.maximum(iterations[k] / lane_rate,
+                                                                misses[k] * dram_latency / outstanding),
+                                                     misses[k] * line / bw_share), hits[k] * llc_latency / outstanding),
+                               local[k] / outstanding)
             total_misses += misses[k]
     else:
         for k in range(n):
             total_misses += misses[k]
-    startup = dram_latency if has_access_unit and total_misses != 0.0 else 0.0
+    startup = (dram_latency if total_misses != 0.0 else local_startup) if has_access_unit else 0.0
     au_start, au_end = np.zeros(n), np.zeros(n)
     core_start, core_end = np.zeros(n), np.zeros(n)
     au_waits = np.zeros(n)
-    previous_au, previous_core = startup, 0.0
+    previous_au, previous_core = begin + startup, begin
     for k in range(n):
-        free = core_end[k - buffers] if k >= buffers else 0.0
+        free = core_end[k - buffers] if k >= buffers else begin
         au_start[k] = max(previous_au, free)
         au_waits[k] = au_start[k] - previous_au
         au_end[k] = previous_au = au_start[k] + au[k]
@@ -276,27 +314,74 @@ def _pipeline(iterations, hits, misses, core, has_access_unit, lane_rate, dram_l
     return au, au_start, au_end, core_start, core_end, au_waits, startup, total_misses
 
 
-def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int) -> CoreTiming:
+def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
+              placed: tuple[Placed, ...] = ()) -> CoreTiming:
+    """The cycles of one core's activity on `machine` while `active_cores` cores share the
+    DRAM bandwidth; `placed`: the placed slots this core uses (docs/EMULATOR.md, "Placement")."""
     line = machine.line_bytes
     bw_share = machine.dram_bytes_per_cycle / max(1, active_cores)
 
+    au_entry, au_stream, au_line = activity.au_entry, activity.au_stream, activity.au_line
+    access_token, access_line, access_store = activity.access_token, activity.access_line, activity.access_store
+    core_cycles = activity.core_cycles
+    if placed:
+        first = np.array([p.first_line for p in placed], np.int64)
+        last = np.array([p.last_line for p in placed], np.int64)
+        au_slot = _placed_slot(au_line, first, last)
+        core_slot = _placed_slot(access_line, first, last)
+        to_dram, core_to_dram = au_slot < 0, core_slot < 0
+        au_entry, au_stream, au_line = au_entry[to_dram], au_stream[to_dram], au_line[to_dram]
+        access_token, access_line, access_store = (access_token[core_to_dram], access_line[core_to_dram],
+                                                   access_store[core_to_dram])
+        kinds = np.array([p.kind for p in placed], np.int64)
+        latency = np.array([machine.scratchpad_latency_cycles if p.kind == SCRATCHPAD
+                            else machine.buffer_latency_cycles for p in placed], np.float64)
+        blocks = np.array([_blocks(p, machine) for p in placed], np.int64)
+        if not machine.has_access_unit:
+            # the core scans its work once per block of the buffered slots it reads
+            touched = np.unique(core_slot[core_slot >= 0])
+            repeats = max([int(blocks[i]) for i in touched if kinds[i] == BUFFER], default=1)
+            if repeats > 1:
+                core_cycles = core_cycles * repeats
+
     n_chunks, iterations, hits, misses, core, fill, counts = _chunk_work(
-        activity.entry_bytes, activity.entry_iterations, activity.trailing_iterations, activity.au_entry,
-        activity.au_stream, activity.au_line, activity.access_token, activity.access_line, activity.access_store,
-        activity.core_token, activity.core_cycles, machine.queue_chunk_bytes, machine.llc_bytes // line,
+        activity.entry_bytes, activity.entry_iterations, activity.trailing_iterations, au_entry,
+        au_stream, au_line, access_token, access_line, access_store,
+        activity.core_token, core_cycles, machine.queue_chunk_bytes, machine.llc_bytes // line,
         machine.l1_bytes // line, machine.llc_latency_cycles, machine.dram_latency_cycles, machine.mlp)
     requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines, queue_bytes = (
         int(c) for c in counts)
+
+    local = np.zeros(n_chunks)
+    local_startup = begin = dma_tail = 0.0
+    dma_lines = 0
+    local_counts = np.zeros(3, np.int64)   # accesses by placement kind
+    if placed:
+        sel, core_sel = au_slot >= 0, core_slot >= 0
+        scans = np.ones(n_chunks, np.int64)
+        _local_work(activity.entry_bytes, machine.queue_chunk_bytes, activity.au_entry[sel], activity.au_stream[sel],
+                    au_slot[sel], activity.au_line[sel], activity.access_token[core_sel], core_slot[core_sel],
+                    activity.access_line[core_sel], kinds, latency, blocks, float(machine.mlp), local, core, scans,
+                    local_counts)
+        if machine.has_access_unit:
+            iterations = iterations * scans
+            local_startup = float(max((latency[i] for i in np.unique(au_slot[sel])), default=0.0))
+        dma_lines, preload_lines, tail_lines = _dma_lines(placed, machine)
+        rate = min(machine.dma_bytes_per_cycle, bw_share)
+        begin = preload_lines * line / rate
+        dma_tail = tail_lines * line / rate
 
     # The chunk pipeline.
     au, au_start, au_end, core_start, core_end, au_waits, startup, total_misses = _pipeline(
         iterations, hits, misses, core, machine.has_access_unit,
         float(machine.lanes * machine.au_elements_per_lane_cycle), float(machine.dram_latency_cycles),
         float(machine.outstanding_requests), float(line), float(bw_share), float(machine.llc_latency_cycles),
-        machine.queue_chunks)
-    dram_reads = int(total_misses) + core_dram_reads
+        machine.queue_chunks, local, float(local_startup), float(begin))
+    dram_reads = int(total_misses) + core_dram_reads + dma_lines
     dram_bytes = (dram_reads + written_lines) * line
     cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
+    if placed:
+        cycles = max(cycles, begin + dma_tail)   # the DMA engine streams the buffered slots' later blocks
     core_busy = float(core.sum())  # numpy's sums (pairwise): the cycles do not depend on the host's code
     return CoreTiming(
         core_id=activity.core_id,
@@ -321,7 +406,86 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int)
         chunk_core_start=core_start,
         chunk_core_end=core_end,
         chunk_fill=fill,
+        dma_bytes=dma_lines * line,
+        dma_cycles=begin + dma_tail,
+        scratchpad_accesses=int(local_counts[SCRATCHPAD]),
+        buffer_accesses=int(local_counts[BUFFER]),
     )
+
+
+def _blocks(placed: Placed, machine: MachineConfig) -> int:
+    """How many blocks a BUFFER slot streams through the unified buffer in (1 for a
+    scratchpad slot): ceil(bytes / buffer_bytes), bytes = its lines x line_bytes."""
+    if placed.kind != BUFFER or not machine.buffer_bytes:
+        return 1
+    return max(1, -(-placed.lines * machine.line_bytes // machine.buffer_bytes))
+
+
+def _dma_lines(placed: tuple[Placed, ...], machine: MachineConfig) -> tuple[int, int, int]:
+    """Lines the DMA engine moves in all, before the core starts (every scratchpad slot not yet
+    resident, the first block of every buffered slot) and while it runs (the later blocks)."""
+    block_lines = max(1, machine.buffer_bytes // machine.line_bytes) if machine.buffer_bytes else 0
+    total = before = 0
+    for p in placed:
+        if p.kind == SCRATCHPAD:
+            if not p.resident:
+                total += p.lines
+                before += p.lines
+        else:
+            total += p.lines
+            before += min(p.lines, block_lines)
+    return total, before, total - before
+
+
+@njit(cache=True, nogil=True)
+def _placed_slot(lines, first, last):
+    """For each line, the index of the placed slot it lies in (-1: none)."""
+    out = np.full(len(lines), -1, np.int64)
+    for i in range(len(lines)):
+        for j in range(len(first)):
+            if first[j] <= lines[i] <= last[j]:
+                out[i] = j
+                break
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _local_work(entry_bytes, chunk_bytes, au_entry, au_stream, au_slot, au_line, core_token, core_slot, core_line,
+                kinds, latency, blocks, mlp, local, core, scans, counts):
+    """The requests to placed slots, per chunk: the access unit's (coalesced per stream as
+    DRAM requests are) add their latency to local[k], and a buffered slot makes the chunk's
+    stream iterations repeat once per block (scans[k]); the core's loads (coalesced) stall
+    it latency / mlp each. counts[kind] counts both."""
+    n_entries = len(entry_bytes)
+    entry_chunk = np.empty(n_entries, np.int64)
+    position, chunk, boundary = 0, 0, chunk_bytes  # as _chunk_work
+    for e in range(n_entries):
+        while position >= boundary:
+            chunk += 1
+            boundary += chunk_bytes
+        entry_chunk[e] = chunk
+        position += entry_bytes[e]
+    n_chunks = len(local)
+    if len(au_line):
+        previous = np.full(au_stream.max() + 1, -1, dtype=np.int64)
+        for i in range(len(au_line)):
+            if previous[au_stream[i]] == au_line[i]:
+                continue
+            previous[au_stream[i]] = au_line[i]
+            k = _chunk_of(au_entry[i], entry_chunk, n_chunks)
+            slot = au_slot[i]
+            local[k] += latency[slot]
+            counts[kinds[slot]] += 1
+            if blocks[slot] > scans[k]:
+                scans[k] = blocks[slot]
+    last = -1
+    for i in range(len(core_line)):
+        if core_line[i] == last:
+            continue
+        last = core_line[i]
+        slot = core_slot[i]
+        core[_chunk_of(core_token[i], entry_chunk, n_chunks)] += latency[slot] / mlp
+        counts[kinds[slot]] += 1
 
 
 def one_after_another(core_id: int, timings: list[CoreTiming]) -> CoreTiming:

@@ -53,6 +53,15 @@ class MachineConfig:
     host_launch_cycles: float       # fixed cost of starting a host segment
     costs: CoreCosts
     kernel_launch_cycles: float = 0.0   # fixed cost of starting a kernel (a GPU's launch; 0 on the DAE machines)
+    # Core-local memories a kernel's READ slots may be placed in (KernelSlot.placement; the
+    # timing model, docs/EMULATOR.md "Placement"): a scratchpad per core, a unified buffer per
+    # core beside the vector unit (0 bytes: the machine has none), and the DMA engine of each
+    # core that fills them from DRAM (it shares the DRAM bandwidth with everything else).
+    scratchpad_bytes: int = 0
+    scratchpad_latency_cycles: float = 0.0
+    buffer_bytes: int = 0
+    buffer_latency_cycles: float = 0.0
+    dma_bandwidth_gbps: float = 0.0
 
     # Derived figures, in cycles and bytes per cycle.
     @property
@@ -66,6 +75,10 @@ class MachineConfig:
     @property
     def llc_latency_cycles(self) -> float:
         return self.llc_latency_ns * self.clock_ghz
+
+    @property
+    def dma_bytes_per_cycle(self) -> float:
+        return self.dma_bandwidth_gbps / self.clock_ghz
 
     def with_overrides(self, **overrides) -> "MachineConfig":
         """A copy with some parameters replaced (None values are ignored)."""
@@ -93,9 +106,17 @@ class MachineConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise MachineError(f"{where}: {name} must be positive, not {getattr(self, name)}")
-        for name in ("host_launch_cycles", "kernel_launch_cycles", "callback_dispatch_cycles"):
+        for name in ("host_launch_cycles", "kernel_launch_cycles", "callback_dispatch_cycles", "scratchpad_bytes",
+                     "scratchpad_latency_cycles", "buffer_bytes", "buffer_latency_cycles", "dma_bandwidth_gbps"):
             if getattr(self, name) < 0:
                 raise MachineError(f"{where}: {name} must not be negative, not {getattr(self, name)}")
+        for name in ("scratchpad_bytes", "buffer_bytes"):
+            if getattr(self, name) and self.dma_bandwidth_gbps <= 0:
+                raise MachineError(f"{where}: {name} = {getattr(self, name)} needs a DMA engine to fill it "
+                                   f"(dma_bandwidth_gbps > 0)")
+        if 0 < self.buffer_bytes < self.line_bytes:
+            raise MachineError(f"{where}: buffer_bytes ({self.buffer_bytes}) must hold at least one "
+                               f"{self.line_bytes}-byte line")
         if self.vector_bytes % 8:
             raise MachineError(f"{where}: vector_bytes must be a multiple of 8")
         if self.line_bytes & (self.line_bytes - 1):

@@ -238,7 +238,9 @@ def _reference_time_core(activity: CoreActivity, machine, active_cores: int) -> 
         llc_hits=int(np.count_nonzero(llc_hit)), dram_reads=dram_reads, core_loads=loads, core_l1_hits=l1_hits,
         dram_writes=written_lines, dram_bytes=dram_bytes, queue_bytes=int(activity.entry_bytes.sum()),
         chunks=n_chunks, callbacks=activity.callbacks, counts=activity.counts, chunk_au_start=au_start,
-        chunk_au_end=au_end, chunk_core_start=core_start, chunk_core_end=core_end, chunk_fill=fill)
+        chunk_au_end=au_end, chunk_core_start=core_start, chunk_core_end=core_end, chunk_fill=fill,
+        # no placed slots (tests/emulator/test_placement.py times those)
+        dma_bytes=0, dma_cycles=0.0, scratchpad_accesses=0, buffer_accesses=0)
 
 
 def _assert_timing_as_reference(activity, machine, active_cores) -> None:

@@ -41,3 +41,24 @@ def test_an_unknown_machine_names_the_known_ones():
     with pytest.raises(MachineError, match=r"unknown machine 'tpu' \(known: cpu, gpu, tmu"):
         load_machine("tpu")
     assert issubclass(MachineError, EmulationError)   # what callers caught before machines had a layer
+
+
+def test_core_local_memories(tmp_path):
+    """Scratchpad, unified buffer and DMA engine: cited in every machine file, and a machine
+    file written before them still loads (without them)."""
+    tmu, cpu, gpu = (load_machine(n) for n in ("tmu", "cpu", "gpu"))
+    assert (tmu.scratchpad_bytes, tmu.buffer_bytes) == (1 << 20, 256 << 10)   # an Ascend-910-class AI core
+    assert tmu.dma_bandwidth_gbps == tmu.dram_bandwidth_gbps / tmu.cores     # each core's share of DRAM
+    assert cpu.scratchpad_bytes == cpu.buffer_bytes == 0
+    assert gpu.scratchpad_bytes == 228 * 1024 and gpu.buffer_bytes == 0      # H100 shared memory per SM
+    assert abs(gpu.dma_bandwidth_gbps - gpu.dram_bandwidth_gbps / gpu.cores) < 0.05
+    for machine in (tmu, gpu):
+        assert machine.scratchpad_latency_cycles > 0 and isinstance(machine.scratchpad_latency_cycles, float)
+    old = "\n".join(line for line in (MACHINES_DIR / "tmu.toml").read_text().splitlines()
+                    if not line.startswith(("scratchpad_", "buffer_", "dma_")))
+    (tmp_path / "old.toml").write_text(old)
+    before = load_machine(str(tmp_path / "old.toml"))
+    assert before.scratchpad_bytes == before.buffer_bytes == 0 and before.dma_bandwidth_gbps == 0.0
+    with pytest.raises(MachineError, match="scratchpad_bytes = 1024 needs a DMA engine"):
+        before.with_overrides(scratchpad_bytes=1024)
+    assert before.with_overrides(scratchpad_bytes=1024, dma_bandwidth_gbps=10.0).scratchpad_bytes == 1024
