@@ -12,6 +12,7 @@ held as a float64 and rounded to its element type by rounding.py's rule.
 
 from __future__ import annotations
 
+import collections
 import threading
 
 import numpy as np
@@ -22,7 +23,7 @@ from numba.extending import intrinsic
 from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa._schema_generated import DType
 from ember_tf.dae_isa.encoding import Src
-from ember_tf.dae_isa.opcodes import BY_MNEMONIC, Event, SrcKind
+from ember_tf.dae_isa.opcodes import BY_CODE, BY_MNEMONIC, Event, SrcKind
 from ember_tf.emulator.access_unit import MASK_BYTES, TOKEN_BYTES, Fault, out_of_range_fault, runaway_access
 from ember_tf.emulator.activity import AddressMap, CoreActivity
 from ember_tf.emulator.core import bounds_problem, runaway_core
@@ -58,17 +59,58 @@ _OP = {m: spec.code for m, spec in BY_MNEMONIC.items()}
     "fsqrt", "fcvt", "ctr.set", "ctr.inc", "ctr.get", "ld", "st", "fld", "fst", "vld", "vst", "vgather",
     "vscatter", "vadd", "vsub", "vmul", "vdiv", "vmax", "vmin", "vfma", "vscale", "vsplat", "vmov",
     "vzero", "vcvt", "vredsum", "viota", "mset", "blen", "bld"))
+# _core takes these opcodes as ranges of codes; each range must hold exactly these (and vadd..vdiv
+# map onto fadd..fdiv by offset).
+for _low, _high, _names in ((OP_ADD, OP_MAX, "add sub mul div rem and or xor shl shr slt min max"),
+                            (OP_FADD, OP_FMIN, "fadd fsub fmul fdiv fmax fmin"),
+                            (OP_VADD, OP_VFMA, "vadd vsub vmul vdiv vmax vmin vfma")):
+    assert {m for m, code in _OP.items() if _low <= code <= _high} == set(_names.split()), _names
+assert [_OP[m] - OP_VADD for m in ("vadd", "vsub", "vmul", "vdiv")] == \
+    [_OP[m] - OP_FADD for m in ("fadd", "fsub", "fmul", "fdiv")]
 
 FUSED_NONE, FUSED_BRTAB, FUSED_VADD = 0, 1, 2  # _Encoded.exe_fused: see _fused
 
 # Fault codes: err[0]; err[1:] carry the values the message needs.
-E_RANGE, E_ALU_ZERO, E_JUMP, E_EMPTY, E_KIND, E_DIV, E_BOUNDS, E_BLD, E_VDIV, E_OFF_END, E_STEPS, E_UNDRAINED = \
-    range(1, 13)
+(E_RANGE, E_ALU_ZERO, E_JUMP, E_EMPTY, E_KIND, E_DIV, E_BOUNDS, E_BLD, E_VDIV, E_OFF_END, E_STEPS, E_UNDRAINED,
+ E_OPCODE) = range(1, 14)
 
 # No NRT: refcounting every array on every use costs ~100 ns per helper call in
 # these loops; with it off they run ~30x faster. So nothing here allocates:
 # the caller passes every array, scratch space included.
 _JIT = dict(cache=True, error_model="numpy", nogil=True, _nrt=False)
+
+# The compiled loops' arguments, grouped in named tuples. Every array has one dtype and is
+# C-contiguous and writable, and every scalar is an int or a float, so one specialization of each
+# loop serves every program. They cross into compiled code as plain tuples (_flat) and are named
+# again there (Slots(*slots)), at no cost.
+AccessProgram = collections.namedtuple("AccessProgram", (  # the access-unit configuration (_Encoded)
+    "tu_kind", "tu_width", "tu_lb", "tu_ub", "tu_first_child", "tu_next_sibling", "tu_streams",
+    "st_op", "st_tu", "st_slot", "st_index", "st_col", "st_alu", "st_a", "st_b", "st_float", "st_dtype",
+    "st_width", "st_contiguous", "st_direct", "st_prefetch", "tu_row_copy", "rule_start", "rule_stream",
+    "rule_cb", "iconst"))
+CoreProgram = collections.namedtuple("CoreProgram", (  # the core's code and constant pools (_Encoded)
+    "exe_op", "exe_args", "exe_cost", "exe_group", "exe_fused", "jt_data", "jt_start", "iconst", "fconst"))
+Slots = collections.namedtuple("Slots", (  # the tensors bound to the slots, per slot (FastKernel)
+    "addr", "dtype", "rows", "rowlen", "size",
+    "base", "itemsize", "line_shift"))  # where their elements lie for the caches: (base + i * itemsize) >> shift
+CoreConfig = collections.namedtuple("CoreConfig", (  # FastKernel
+    "vector_bytes", "dispatch_cycles", "max_instructions"))
+QueueArrays = collections.namedtuple("QueueArrays", (  # the access unit's output, the core's input (_Queue)
+    "kind", "ent_a", "ent_f", "ent_len", "ent_mask", "ent_dtype", "ent_iter",  # per entry
+    "pool_f", "pool_i", "pool_s",                                               # vector and buffer payloads
+    "log_entry", "log_stream", "log_line",                                      # the lines the unit requested
+    "buf_f", "buf_i"))                                                          # buffers being filled
+AccessScratch = collections.namedtuple("AccessScratch", ("state_i", "state_f", "vval_i", "vval_f"))  # _Workspace
+CoreScratch = collections.namedtuple("CoreScratch", ("regs_i", "regs_f", "vf", "vi", "runs"))  # _Workspace
+CoreLog = collections.namedtuple("CoreLog", (  # what the core reports besides cycles (_Workspace)
+    "counts", "acc_token", "acc_line", "acc_store"))  # per group; per line it loaded or stored
+
+
+def _flat(group: tuple) -> tuple:
+    """A named tuple as the compiled loops are passed it: a plain tuple. Numba's dispatcher
+    types a named tuple argument by its class and field names too, ~3x slower than a plain
+    tuple's (named tuples cost ~20 us more per core run)."""
+    return tuple(group)
 
 
 # ---------------------------------------------------------------------------
@@ -221,43 +263,44 @@ def _operand(kind, value, lanes, params, iconst, vval_i, vval_f, st_width, st_fl
 
 
 @njit(inline="always", **_JIT)
-def _prefetch_row_ahead(element, slot, target, slot_addr, slot_dtype, slot_size, slot_rows, slot_rowlen,
-                        slot_itemsize):
+def _prefetch_row_ahead(element, slot, target, slots):
     """Prefetches the row of slot `target` whose id is element `element` of the
     integer slot `slot` (the id a gather will read PREFETCH_AHEAD iterations on):
     the row-slice copy then finds it in the host's cache instead of waiting on
     DRAM. Only a hint: out-of-range ids are skipped, nothing observable changes."""
-    if element >= slot_size[slot]:
+    if element >= slots.size[slot]:
         return
-    dtype = slot_dtype[slot]
+    dtype = slots.dtype[slot]
     if dtype == I32:
-        row = np.int64(_peek_i32(slot_addr[slot] + 4 * element))
+        row = np.int64(_peek_i32(slots.addr[slot] + 4 * element))
     elif dtype == I64:
-        row = _peek_i64(slot_addr[slot] + 8 * element)
+        row = _peek_i64(slots.addr[slot] + 8 * element)
     else:
         return
-    if row < 0 or row >= slot_rows[target]:
+    if row < 0 or row >= slots.rows[target]:
         return
-    row_bytes = slot_rowlen[target] * slot_itemsize[target]
-    start = slot_addr[target] + row * row_bytes
+    row_bytes = slots.rowlen[target] * slots.itemsize[target]
+    start = slots.addr[target] + row * row_bytes
     for offset in range(0, min(row_bytes, PREFETCH_BYTES), 64):
         _prefetch(start + offset)
 
 
 @njit(**_JIT)
-def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams,
-            st_op, st_tu, st_slot, st_index, st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width,
-            st_contiguous, st_direct, st_prefetch, tu_row_copy, rule_start, rule_stream, rule_cb, roots, params,
-            max_steps, iconst,
-            slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size,
-            slot_base, slot_itemsize, line_shift, err,
-            kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i, pool_s,
-            log_entry, log_stream, log_line, buf_f, buf_i, state_i, state_f, vval_i, vval_f):
-    """Fills the output arrays up to their capacity and returns how much it
-    needed: (entries, pool, log, longest buffer, trailing iterations). The
-    caller reruns with larger arrays if any exceeded (arrays are never
-    reallocated here: reassigning arrays in a numba loop costs refcounts).
-    It clears err and its scratch arrays first: they may come from a former run."""
+def _access(program, slots, roots, params, max_steps, err, queue, scratch):
+    """Runs the access unit over `roots`: fills the queue's arrays up to their
+    capacity and returns how much it needed: (entries, pool, log, longest buffer,
+    trailing iterations). The caller reruns with larger arrays if any exceeded
+    (arrays are never reallocated here: reassigning arrays in a numba loop costs
+    refcounts). It clears err and its scratch arrays first: they may come from a
+    former run."""
+    slots = Slots(*slots)
+    (tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu_streams, st_op, st_tu, st_slot, st_index,
+     st_col, st_alu, st_a, st_b, st_float, st_dtype, st_width, st_contiguous, st_direct, st_prefetch, tu_row_copy,
+     rule_start, rule_stream, rule_cb, iconst) = program
+    slot_addr, slot_dtype, slot_rows, slot_rowlen, slot_size, slot_base, slot_itemsize, line_shift = slots
+    (kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, ent_iter, pool_f, pool_i, pool_s, log_entry, log_stream,
+     log_line, buf_f, buf_i) = queue
+    state_i, state_f, vval_i, vval_f = scratch
     operand_a, buf_len, tu_cur, tu_end = state_i[0], state_i[1], state_i[2], state_i[3]
     tu_valid, tu_child, stack, elements, operand_b = state_i[4], state_i[5], state_i[6], state_i[7], state_i[8]
     buf_start = state_i[9]  # where a buffer filled straight into the pool begins
@@ -419,9 +462,7 @@ def _access(tu_kind, tu_width, tu_lb, tu_ub, tu_first_child, tu_next_sibling, tu
                                     elements[k] = index * row_len + col
                             _load_many(slot_addr, slot_dtype[slot], slot, elements, lanes, vval_f[s], vval_i[s])
                             if st_prefetch[s] >= 0:
-                                _prefetch_row_ahead(elements[0] + PREFETCH_AHEAD, slot, st_slot[st_prefetch[s]],
-                                                    slot_addr, slot_dtype, slot_size, slot_rows, slot_rowlen,
-                                                    slot_itemsize)
+                                _prefetch_row_ahead(elements[0] + PREFETCH_AHEAD, slot, st_slot[st_prefetch[s]], slots)
                             for k in range(lanes, width):  # lanes past the bound load nothing
                                 vval_f[s, k], vval_i[s, k] = 0.0, 0
                             base, itemsize, last_line = slot_base[slot], slot_itemsize[slot], -1
@@ -589,15 +630,22 @@ def _lanes(mask, count, out):
 
 
 @njit(**_JIT)
-def _core(exe_op, exe_args, exe_cost, exe_group, exe_fused, jt_data, jt_start, iconst, fconst, params,
-          kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype, n_entries, pool_f, pool_i, pool_s,
-          slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_shift,
-          vector_bytes, dispatch_cycles, max_instructions, err, cycles, counts, acc_token, acc_line, acc_store,
-          regs_i, regs_f, vf, vi, runs):
-    """Runs the core to its halt; fills cycles (per token + 1), counts (per
-    group) and the access log up to its capacity, and returns the log length
-    it needed (the caller reruns with a larger log if it was short). It clears
-    what it fills first, err included: scratch arrays may come from a former run."""
+def _core(program, slots, config, params, queue, n_entries, err, cycles, log, scratch):
+    """Runs the core to its halt, popping the first n_entries entries of the
+    queue; fills cycles (per token + 1), the log's counts (per group) and its
+    access log up to its capacity, and returns the log length it needed (the
+    caller reruns with a larger log if it was short). It clears what it fills
+    first, err included: scratch arrays may come from a former run."""
+    exe_op, exe_args, exe_cost, exe_group, exe_fused, jt_data, jt_start, iconst, fconst = program
+    slots, queue = Slots(*slots), QueueArrays(*queue)
+    slot_addr, slot_dtype, slot_size, slot_base, slot_itemsize, line_shift = \
+        slots.addr, slots.dtype, slots.size, slots.base, slots.itemsize, slots.line_shift
+    vector_bytes, dispatch_cycles, max_instructions = config
+    kind, ent_a, ent_f, ent_len, ent_mask, ent_dtype = \
+        queue.kind, queue.ent_a, queue.ent_f, queue.ent_len, queue.ent_mask, queue.ent_dtype
+    pool_f, pool_i, pool_s = queue.pool_f, queue.pool_i, queue.pool_s
+    counts, acc_token, acc_line, acc_store = log
+    regs_i, regs_f, vf, vi, runs = scratch
     x, m, c, b_start, b_len, v_len, v_dtype = regs_i[0, :32], regs_i[1, :8], regs_i[2, :8], regs_i[3, :4], \
         regs_i[4, :4], regs_i[5, :36], regs_i[6, :36]
     a_i, o_i, lanes, elements = regs_i[7], regs_i[9], regs_i[10], regs_i[11]
@@ -1006,6 +1054,9 @@ def _core(exe_op, exe_args, exe_cost, exe_group, exe_fused, jt_data, jt_start, i
         elif op == OP_BLEN:
             if a0:
                 x[a0] = b_len[a1]
+        else:  # an opcode without a branch above faults rather than running as a costed no-op
+            err[0], err[1], err[2] = E_OPCODE, pc, op
+            break
         spent += exe_cost[pc]
         runs[pc] += 1
         pc = next_pc
@@ -1215,13 +1266,15 @@ class _Encoded:
         self.stream_ids_array = np.array(self.stream_ids, np.int64)
         self.stream_ids_identity = self.stream_ids == list(range(len(self.stream_ids)))
         # the program as _access and _core take it: their first arguments
-        self.access_program = (
+        self.access_program = _flat(AccessProgram(
             self.tu_kind, self.tu_width, self.tu_lb, self.tu_ub, self.tu_first_child, self.tu_next_sibling,
             self.tu_streams, self.st_op, self.st_tu, self.st_slot, self.st_index, self.st_col, self.st_alu,
             self.st_a, self.st_b, self.st_float, self.st_dtype, self.st_width, self.st_contiguous, self.st_direct,
-            self.st_prefetch, self.tu_row_copy, self.rule_start, self.rule_stream, self.rule_cb)
-        self.core_program = (self.exe_op, self.exe_args, self.exe_cost, self.exe_group, self.exe_fused, self.jt_data,
-                             self.jt_start, program.int_constants, program.float_constants)
+            self.st_prefetch, self.tu_row_copy, self.rule_start, self.rule_stream, self.rule_cb,
+            program.int_constants))
+        self.core_program = _flat(CoreProgram(self.exe_op, self.exe_args, self.exe_cost, self.exe_group,
+                                              self.exe_fused, self.jt_data, self.jt_start, program.int_constants,
+                                              program.float_constants))
         output_slots = {i for i, slot in enumerate(program.kernel.slots or []) if slot.access == 1}
         # A kernel whose core never loads from an output: a re-run stores the same values to
         # the same elements whatever they held, so it needs no copy of the starting outputs.
@@ -1411,12 +1464,11 @@ class FastKernel:
         self.slot_size = np.array([a.size for a in arrays], np.int64)
         self.slot_rowlen = np.array([a.size // r if r else 0 for a, r in zip(arrays, self.slot_rows)], np.int64)
         self.outputs = [a for a, slot in zip(arrays, program.kernel.slots or []) if slot.access == 1]
-        # the slots as _access and _core take them
-        self.access_slots = (program.int_constants, self.slot_addr, self.slot_dtype, self.slot_rows, self.slot_rowlen,
-                             self.slot_size, addresses.base, addresses.itemsize, self.line_shift)
-        self.core_slots = (self.slot_addr, self.slot_dtype, self.slot_size, addresses.base, addresses.itemsize,
-                           self.line_shift, machine.vector_bytes, float(machine.callback_dispatch_cycles),
-                           max_instructions)
+        # as _access and _core take them
+        self.slots = _flat(Slots(self.slot_addr, self.slot_dtype, self.slot_rows, self.slot_rowlen, self.slot_size,
+                                 addresses.base, addresses.itemsize, self.line_shift))
+        self.core_config = _flat(CoreConfig(machine.vector_bytes, float(machine.callback_dispatch_cycles),
+                                            max_instructions))
 
     def run_core(self, params, roots, core_id: int) -> CoreActivity:
         """run_golden_core's twin: the same CoreActivity (arrays of its own)."""
@@ -1454,9 +1506,9 @@ class FastKernel:
         roots = np.array(roots, np.int64)
         while True:
             queue = workspace.queue
-            n, n_pool, n_log, max_buf, trailing = _access(
-                *enc.access_program, roots, params, self.max_instructions, *self.access_slots, err,
-                *queue.access_arrays, *workspace.access_scratch)
+            n, n_pool, n_log, max_buf, trailing = _access(enc.access_program, self.slots, roots, params,
+                                                          self.max_instructions, err, queue.arrays,
+                                                          workspace.access_scratch)
             if err[0]:
                 raise _access_fault(self.program, enc, self.slot_labels, err, self.max_instructions)
             needed = (n, n_pool, n_log, max_buf)
@@ -1483,8 +1535,8 @@ class FastKernel:
         if enc.core_reads_outputs:
             initial = [o.copy() for o in self.outputs] if core_id else [0] * len(self.outputs)
         while True:
-            n_acc = _core(*enc.core_program, params, *queue.core_entries, n, queue.pool_f, queue.pool_i, queue.pool_s,
-                          *self.core_slots, err, cycles, *workspace.core_scratch)
+            n_acc = _core(enc.core_program, self.slots, self.core_config, params, queue.arrays, n, err, cycles,
+                          workspace.core_log, workspace.core_scratch)
             if err[0]:
                 raise _core_fault(program, core_id, err, self.max_instructions, self.slot_labels)
             if n_acc <= len(workspace.acc_line):
@@ -1544,11 +1596,10 @@ class _Queue:
         self.buf_f = np.zeros((max(n_streams, 1), buffer), np.float64)
         self.buf_i = np.zeros((max(n_streams, 1), buffer), np.int64)
         self.n = self.n_log = self.trailing = 0
-        # as _access and _core take them
-        self.access_arrays = (self.kind, self.ent_a, self.ent_f, self.ent_len, self.ent_mask, self.ent_dtype,
-                              self.ent_iter, self.pool_f, self.pool_i, self.pool_s, self.log_entry, self.log_stream,
-                              self.log_line, self.buf_f, self.buf_i)
-        self.core_entries = (self.kind, self.ent_a, self.ent_f, self.ent_len, self.ent_mask, self.ent_dtype)
+        self.arrays = _flat(QueueArrays(  # as _access and _core take them
+            self.kind, self.ent_a, self.ent_f, self.ent_len, self.ent_mask, self.ent_dtype, self.ent_iter,
+            self.pool_f, self.pool_i, self.pool_s, self.log_entry, self.log_stream, self.log_line, self.buf_f,
+            self.buf_i))
 
 
 _EMPTY_QUEUE = _Queue((0, 0, 0, 0), 0)  # a core without access-unit runs reads no entry of it
@@ -1572,7 +1623,9 @@ class _Workspace:
         self.runs = np.zeros(len(enc.exe_op), np.int64)
         self.counts = np.zeros(8, np.int64)
         self.cycles = np.zeros(0, np.float64)
-        self.access_scratch = (self.access_i, self.access_f, self.stream_i, self.stream_f)  # as _access takes them
+        # as _access and _core take them
+        self.access_scratch = _flat(AccessScratch(self.access_i, self.access_f, self.stream_i, self.stream_f))
+        self.core_scratch = _flat(CoreScratch(self.regs_i, self.regs_f, self.vector_f, self.vector_i, self.runs))
         self.grow_log(enc.log_capacity)
 
     def cycles_for(self, n: int) -> np.ndarray:
@@ -1583,9 +1636,7 @@ class _Workspace:
     def grow_log(self, capacity: int) -> None:
         self.acc_token, self.acc_line = np.zeros(capacity, np.int64), np.zeros(capacity, np.int64)
         self.acc_store = np.zeros(capacity, np.bool_)
-        # what _core takes after its cycles, in its order
-        self.core_scratch = (self.counts, self.acc_token, self.acc_line, self.acc_store, self.regs_i, self.regs_f,
-                             self.vector_f, self.vector_i, self.runs)
+        self.core_log = _flat(CoreLog(self.counts, self.acc_token, self.acc_line, self.acc_store))  # as _core takes it
 
 
 def _access_fault(program: KernelProgram, enc: _Encoded, labels, err, max_steps: int) -> EmulationError:
@@ -1611,5 +1662,11 @@ def _core_fault(program: KernelProgram, core_id: int, err, max_instructions: int
         E_OFF_END: lambda: "ran off the end of the program",
         E_STEPS: lambda: runaway_core(max_instructions),
         E_UNDRAINED: lambda: f"halted with {a} queue entries the access unit still had to deliver",
+        E_OPCODE: lambda: f"opcode {_opcode_name(a)} has no fast-mode implementation (use mode golden)",
     }[code]()
     return EmulationError(f"kernel '{program.name}' core {core_id} pc {pc}: {problem}")
+
+
+def _opcode_name(code: int) -> str:
+    spec = BY_CODE.get(code)
+    return f"0x{code:02x}" if spec is None else f"{spec.mnemonic} (0x{code:02x})"
