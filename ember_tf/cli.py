@@ -103,6 +103,8 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     info = summarize(model, os.path.getsize(args.model))
     report = info["metadata"].pop(REPORT_METADATA, None)
     reports = reports_from_json(report) if report is not None else None
+    if reports is not None and args.stats_json:
+        reports = _with_emulated(reports, args.stats_json)
     if reports is not None:
         info["conversion"] = [r.to_json() for r in reports]
     if args.json:
@@ -117,6 +119,27 @@ def cmd_inspect(args: argparse.Namespace) -> None:
     if args.disasm:
         for kernel in model.kernels or []:
             sys.stdout.write("\n" + dae_isa.disassemble_kernel(kernel))
+
+
+def _with_emulated(reports: list[SignatureReport], stats_path: str) -> list[SignatureReport]:
+    """The reports with each kernel's emulated cycles from a run's statistics (the run's
+    signature is the one with as many kernel operators as the run had, in the same order;
+    tables sharing a program show that program's cycles)."""
+    try:
+        with open(stats_path, encoding="utf-8") as f:
+            kernels = json.load(f)["kernels"]
+        cycles = [int(k["cycles"]) for k in kernels]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise EmberError(f"{stats_path}: not the statistics of a run ({e})") from None
+    matched = False
+    for i, report in enumerate(reports):
+        if report.offloaded and 1 + max(e.operator for e in report.offloaded) == len(cycles) and not matched:
+            offloaded = [dataclasses.replace(e, emulated=cycles[e.operator]) for e in report.offloaded]
+            reports[i] = dataclasses.replace(report, offloaded=offloaded)
+            matched = True
+    if not matched:
+        raise EmberError(f"{stats_path}: a run of {len(cycles)} kernel(s); no signature of the model has as many")
+    return reports
 
 
 def _compile_options(args: argparse.Namespace):
@@ -135,16 +158,18 @@ def cmd_convert(args: argparse.Namespace) -> None:
     keys = [k for k in (args.signature_key or "").split(",") if k] or None
     tags = [t for t in args.tags.split(",") if t]
     options = _compile_options(args)
+    planning = dict(core_mapping=args.core_mapping, lookup_strategy=args.lookup_strategy,
+                    sample_inputs=_load_npz(args.sample_inputs) if args.sample_inputs else None)
     if not os.path.isdir(args.source):
         if not os.path.exists(args.source):
             raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
         with _converting(args.source, options) as status:
-            _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options), status)
+            _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options, **planning), status)
         return
     if args.hlo_params:
         raise EmberError("--hlo_params applies to HLO modules, not to a SavedModel directory")
     with _converting(args.source, options) as status:
-        converter = Converter.from_saved_model(args.source, keys, tags, options)
+        converter = Converter.from_saved_model(args.source, keys, tags, options, **planning)
         size = _convert_to_file(converter, args.output, status)
     kernels = sum(len(r.offloaded) for r in converter.reports)
     left = sum(len(r.not_offloaded) for r in converter.reports)
@@ -153,7 +178,7 @@ def cmd_convert(args: argparse.Namespace) -> None:
     for report in converter.reports:
         for entry in report.offloaded:
             tables = f" on {', '.join(entry.tables)}" if entry.tables else ""
-            print(f"  {report.key}: {entry.family} -> {entry.kernel}{tables}")
+            print(f"  {report.key}: {entry.family} -> {entry.kernel}{tables}{_plan_text(entry)}")
 
 
 def _converting(source: str, options) -> _Status:
@@ -181,7 +206,7 @@ def _convert_hlo(args: argparse.Namespace, converter, status: _Status) -> None:
     print(f"wrote {args.output} ({size:,} bytes): {len(report.offloaded)} kernel(s), "
           f"{len(report.host_segments)} host segment(s) for the HLO evaluator")
     for entry in report.offloaded:
-        print(f"  {entry.family} -> {entry.kernel} ({', '.join(entry.nodes)})")
+        print(f"  {entry.family} -> {entry.kernel} ({', '.join(entry.nodes)}){_plan_text(entry)}")
 
 
 class _Progress:
@@ -212,6 +237,18 @@ class _Progress:
             print(file=sys.stderr)
 
 
+def _plan_text(entry) -> str:
+    """`; l1 on cores 2..3, estimated 1,234 cycles` (or the note of an unplanned kernel)."""
+    if entry.estimate is None:
+        return f"; {entry.note}" if entry.note else ""
+    cores = "all cores" if entry.core_count == 0 else (
+        f"core {entry.core_offset}" if entry.core_count == 1 else
+        f"cores {entry.core_offset}..{entry.core_offset + entry.core_count - 1}")
+    note = f" ({entry.note})" if entry.note else ""
+    emulated = f", emulated {entry.emulated:,}" if entry.emulated is not None else ""
+    return f"; {entry.strategy} on {cores}, estimated {entry.estimate:,.0f} cycles{emulated}{note}"
+
+
 def format_report(reports: list[SignatureReport]) -> str:
     """The conversion report a converted model carries, as text."""
     lines = []
@@ -219,7 +256,8 @@ def format_report(reports: list[SignatureReport]) -> str:
         lines.append(f"\nsignature '{report.key}':")
         for entry in report.offloaded:
             tables = f" table {', '.join(entry.tables)}" if entry.tables else ""
-            lines.append(f"  offloaded  {entry.family}: {', '.join(entry.nodes)} -> kernel {entry.kernel}{tables}")
+            lines.append(f"  offloaded  {entry.family}: {', '.join(entry.nodes)} -> kernel {entry.kernel}{tables}"
+                         f"{_plan_text(entry)}")
         for skipped in report.not_offloaded:
             lines.append(f"  host       {skipped.op} {skipped.node}: {skipped.reason}")
         for segment in report.host_segments:
@@ -489,6 +527,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="input .daebin")
     p.add_argument("--disasm", action="store_true", help="also print each kernel's program")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--stats_json", default=None,
+                   help="statistics of a run of this model (`run --stats_json`): the plan shows each kernel's "
+                        "emulated cycles beside its estimate")
     p.set_defaults(run=cmd_inspect)
 
     p = commands.add_parser("run", help="emulate a .daebin on inputs from an .npz", epilog=_machine_epilog())
@@ -516,6 +557,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hlo_params", default=None, help="HLO: .npz binding parameters p0, p1, ... as constants "
                                                        "(the tables); unbound parameters are inputs")
     p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
+    p.add_argument("--core_mapping", default="auto", choices=["auto", "even"],
+                   help="auto: the planner maps tables to core groups by its cost model; even: every kernel on all "
+                        "cores (no planner)")
+    p.add_argument("--lookup_strategy", default="auto", choices=["auto", "gm", "l1", "gm_ub", "l1_ub"],
+                   help="auto: per table by the cost model; or one strategy for every table (docs/PLANNER.md)")
+    p.add_argument("--sample_inputs", default=None,
+                   help=".npz of sample inputs (as `run --inputs`): the kernels' sizes the planner plans with "
+                        "(without it, only static shapes)")
     p.set_defaults(run=cmd_convert)
 
     p = commands.add_parser("attach", help="convert a SavedModel and write the program into its assets.extra/ "

@@ -18,15 +18,23 @@ class CompileOptions:
     opt_level: int = 3
     print_ir_after: tuple[str, ...] = ()
     disable_pass: tuple[str, ...] = ()
+    # What the planner decides per kernel (ember_tf/planner): the cores it is split over (0: all
+    # of the target's), where its read-only slots live (slot name -> "scratchpad" | "buffer"),
+    # and whether the access unit gathers (False: the core loads the rows itself).
+    cores: int = 0
+    placements: tuple[tuple[str, str], ...] = ()
+    access_unit: bool = True
 
 
 def compile_kernel(func: Func, options: CompileOptions = CompileOptions(), out: TextIO | None = None) -> str:
     """The `.kernel ... .end` text of `func` compiled for the options' target.
     `func` is not modified (the passes work on a copy)."""
     target = Target.from_machine(options.target)
+    target = dataclasses.replace(target, cores=options.cores or target.cores,
+                                 has_access_unit=target.has_access_unit and options.access_unit)
     work = copy_func(func)
     PassManager(target, options.opt_level, options.print_ir_after, options.disable_pass, out).run(work)
-    return KernelLowering(work, target).kernel_text()
+    return KernelLowering(work, target, dict(options.placements)).kernel_text()
 
 
 def copy_func(func: Func) -> Func:

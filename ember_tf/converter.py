@@ -1,19 +1,33 @@
 """`Converter.from_saved_model(path)` / `Converter.from_hlo(path)` ... `.convert()`, in the
 shape of tf.lite.TFLiteConverter: each constructor returns its frontend's converter, a
 subclass of one base (`ember_tf.frontend.ConverterBase`: `convert`, `convert_to_file`,
-`reports`)."""
+`reports`).
+
+Both take the planner's options (docs/PLANNER.md): `core_mapping` (`auto`: tables mapped
+to core groups by the cost model; `even`: every kernel on all cores, as without a planner),
+`lookup_strategy` (`auto` or one of gm, l1, gm_ub, l1_ub for every table) and
+`sample_inputs` (an .npz path or a dict of arrays, as `ember-tf run` takes them): the model
+is first converted without a planner and emulated on them, which gives every kernel's
+sizes (rows, bags, ids, distinct ids) for the plan."""
 
 from __future__ import annotations
 
 import os
+from typing import Callable, Mapping
+
+import numpy as np
 
 from ember_tf.compiler import CompileOptions
+from ember_tf.errors import EmberError
 from ember_tf.frontend import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ConverterBase
+from ember_tf.frontend.planning import ID_ARGS, KernelSizes, PlanningOptions
 from ember_tf.grappler_like.converter import FINGERPRINT_METADATA, SavedModelConverter
 from ember_tf.hlo_import.converter import HloConverter
 
 __all__ = ["FINGERPRINT_METADATA", "REPORT_METADATA", "Converter", "ConverterBase", "HloConverter",
            "SavedModelConverter"]
+
+Samples = str | os.PathLike | Mapping[str, np.ndarray] | None
 
 
 class Converter:
@@ -22,17 +36,69 @@ class Converter:
     @staticmethod
     def from_saved_model(saved_model_dir: str | os.PathLike, signature_keys: list[str] | None = None,
                          tags: set[str] | list[str] | None = None, options: CompileOptions = CompileOptions(),
-                         external_threshold: int = EXTERNAL_TABLE_BYTES) -> SavedModelConverter:
+                         external_threshold: int = EXTERNAL_TABLE_BYTES, core_mapping: str = "auto",
+                         lookup_strategy: str = "auto", sample_inputs: Samples = None) -> SavedModelConverter:
         """A converter for a SavedModel's signatures (all, or `signature_keys`) under the
         meta graph with `tags` (default `serve`). `external_threshold`: tables of at least
         this many bytes are stored after the FlatBuffer (streamed to the file, never copied
         into it)."""
-        return SavedModelConverter.from_directory(saved_model_dir, signature_keys, tags, options, external_threshold)
+        def make(planning: PlanningOptions) -> SavedModelConverter:
+            return SavedModelConverter.from_directory(saved_model_dir, signature_keys, tags, options,
+                                                      external_threshold, planning)
+        return make(_planning(make, core_mapping, lookup_strategy, sample_inputs, options))
 
     @staticmethod
     def from_hlo(path: str | os.PathLike, params_path: str | os.PathLike | None = None,
-                 options: CompileOptions = CompileOptions(),
-                 external_threshold: int = EXTERNAL_TABLE_BYTES) -> HloConverter:
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES,
+                 core_mapping: str = "auto", lookup_strategy: str = "auto",
+                 sample_inputs: Samples = None) -> HloConverter:
         """A converter for an HLO module (text, or a serialized HloModuleProto with the .pb
         suffix); `params_path`: an .npz binding parameters `p0`, `p1`, ... (the tables)."""
-        return HloConverter.from_file(path, params_path, options, external_threshold)
+        def make(planning: PlanningOptions) -> HloConverter:
+            return HloConverter.from_file(path, params_path, options, external_threshold, planning)
+        return make(_planning(make, core_mapping, lookup_strategy, sample_inputs, options))
+
+
+def _planning(make: Callable[[PlanningOptions], ConverterBase], core_mapping: str, lookup_strategy: str,
+              samples: Samples, options: CompileOptions) -> PlanningOptions:
+    planning = PlanningOptions(core_mapping, lookup_strategy)    # checks the names
+    if samples is None:
+        return planning
+    return PlanningOptions(core_mapping, lookup_strategy, profile_sizes(make, samples, options.target))
+
+
+def profile_sizes(make: Callable[[PlanningOptions], ConverterBase], samples: Samples,
+                  machine: str) -> dict[tuple[str, int], KernelSizes]:
+    """Every kernel's sizes, seen by emulating the model converted without a planner on the
+    samples, for each signature whose inputs the samples hold."""
+    from ember_tf.emulator import Interpreter
+
+    feeds = _load_samples(samples)
+    content = make(PlanningOptions("even", "gm")).convert()
+    interpreter = Interpreter(model_content=content, machine=machine)
+    sizes: dict[tuple[str, int], KernelSizes] = {}
+    for key, signature in interpreter.get_signature_list().items():
+        if not set(signature["inputs"]) <= set(feeds):
+            continue
+        interpreter.kernel_observer = lambda number, name, arrays, key=key: sizes.__setitem__(
+            (key, number), _sizes(arrays))
+        interpreter.get_signature_runner(key)(**{k: feeds[k] for k in signature["inputs"]})
+    if not sizes and feeds:
+        raise EmberError(f"sample inputs ({', '.join(sorted(feeds))}) match no signature's inputs")
+    return sizes
+
+
+def _sizes(arrays: dict[str, np.ndarray]) -> KernelSizes:
+    values = list(arrays.values())
+    ids = next((a for n, a in arrays.items() if n in ID_ARGS), values[1])
+    return KernelSizes(int(values[0].shape[0]), int(values[-1].shape[0]), int(ids.size), int(np.unique(ids).size))
+
+
+def _load_samples(samples: Samples) -> dict[str, np.ndarray]:
+    if isinstance(samples, Mapping):
+        return {k: np.asarray(v) for k, v in samples.items()}
+    try:
+        with np.load(samples, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise EmberError(f"{samples}: cannot read as .npz: {e}") from None

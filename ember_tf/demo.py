@@ -85,19 +85,22 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
     for machine in ("tmu", "cpu", "gpu"):
         path = output_dir / f"dlrm_{machine}.daebin"
         start = time.perf_counter()
-        converter = Converter.from_saved_model(saved, options=CompileOptions(target=machine))
+        # the batch doubles as the planner's sample inputs: it sizes every kernel (docs/PLANNER.md)
+        converter = Converter.from_saved_model(saved, options=CompileOptions(target=machine), sample_inputs=feeds)
         size = converter.convert_to_file(path)
         seconds = time.perf_counter() - start
         if machine == "tmu":
             _print_offloaded(converter.reports[0], path, size, seconds)
         interpreter = Interpreter(model_path=path, machine=machine, mode="fast")
         out = interpreter.get_signature_runner()(**feeds)["probability"]
+        if machine == "tmu":
+            _print_plan(converter.reports[0], interpreter.last_stats)
         error = float(np.max(np.abs(out - expected)))
         stats = interpreter.last_stats
         units = "SMs" if machine == "gpu" else "cores"
         print(f"[{machine}] batch {batch} on {interpreter.machine.cores} {units}: {stats.cycles:,} cycles = "
               f"{stats.seconds * 1e6:.1f} us "
-              f"(embedding kernels {stats.kernel_cycles:,}, host segments {stats.host_cycles:,}); "
+              f"(embedding kernels {_kernel_span(stats):,}, host segments {stats.host_cycles:,}); "
               f"kernels moved {sum(k.dram_bytes for k in stats.kernels):,} DRAM bytes; "
               f"equals TensorFlow: {'yes' if error <= 1e-5 else 'NO'} (max |difference| {error:.1e})")
         if error > 1e-5:
@@ -106,13 +109,34 @@ def _tensorflow_model(output_dir: pathlib.Path, batch: int = 512) -> None:
         cores[machine] = interpreter.machine.cores
     tmu, cpu, gpu = runs["tmu"], runs["cpu"], runs["gpu"]
     print(f"[model] tmu vs cpu, {cores['tmu']} and {cores['cpu']} cores, the same memory: embedding kernels "
-          f"{cpu.kernel_cycles / tmu.kernel_cycles:.1f}x faster, whole model {cpu.cycles / tmu.cycles:.1f}x faster "
+          f"{_kernel_span(cpu) / _kernel_span(tmu):.1f}x faster, whole model {cpu.cycles / tmu.cycles:.1f}x faster "
           f"(docs/EMULATOR.md derives ~3x for memory-bound lookups from the machine files)")
-    kernel_us = {m: s.kernel_cycles / s.clock_ghz / 1e3 for m, s in runs.items()}
+    kernel_us = {m: _kernel_span(s) / s.clock_ghz / 1e3 for m, s in runs.items()}
     print(f"[model] tmu vs gpu (an H100-class GPU: {cores['gpu']} SMs, 3.35 TB/s HBM3 against 204.8 GB/s DDR5): "
           f"embedding kernels {kernel_us['tmu']:.1f} us vs {kernel_us['gpu']:.1f} us, whole model "
           f"{tmu.seconds * 1e6:.1f} us vs {gpu.seconds * 1e6:.1f} us; the gpu pays a kernel launch per "
           f"operation (docs/EMULATOR.md)")
+
+
+def _kernel_span(stats) -> int:
+    """Cycles from the first kernel's start to the last one's end (kernels may overlap)."""
+    if not stats.kernels:
+        return 0
+    return max(k.start_cycle + k.cycles for k in stats.kernels) - min(k.start_cycle for k in stats.kernels)
+
+
+def _print_plan(report, stats) -> None:
+    """The planner's decision per table, its estimate and the emulated cycles of its kernel."""
+    kernels = {n: k for n, k in enumerate(stats.kernels)}
+    for entry in report.offloaded:
+        if entry.estimate is None:
+            print(f"[plan] {entry.kernel}: not planned ({entry.note})")
+            continue
+        cores = (f"core {entry.core_offset}" if entry.core_count == 1 else
+                 f"cores {entry.core_offset}..{entry.core_offset + entry.core_count - 1}")
+        emulated = kernels[entry.operator].cycles if entry.operator in kernels else 0
+        print(f"[plan] {', '.join(entry.tables) or entry.kernel}: {entry.strategy} on {cores}, "
+              f"estimated {entry.estimate:,.0f} cycles; its kernel emulated {emulated:,}")
 
 
 def _print_offloaded(report, path: pathlib.Path, size: int, seconds: float) -> None:

@@ -16,8 +16,9 @@ COPY = "copy"   # the axis of the param key (slot -1) of a kernel.copy_index
 class KernelText:
     """The pools, the code lines and the text around them."""
 
-    def __init__(self, func: Func, target: Target):
+    def __init__(self, func: Func, target: Target, placements: dict[str, str] | None = None):
         self.func, self.target = func, target
+        self.placements = placements or {}       # read-only slot name -> scratchpad | buffer
         inputs = [i for i in range(len(func.args)) if i not in func.outputs]
         self.slot_order = inputs + list(func.outputs)
         self.slot_of = {func.args[i].uid: n for n, i in enumerate(self.slot_order)}
@@ -92,6 +93,8 @@ class KernelText:
             t: TensorType = func.args[i].type
             access = "write" if i in func.outputs else "read"
             line = f".slot {func.arg_names[i]} {dtype_name(t.dtype)} {access} rank={t.rank}"
+            if func.arg_names[i] in self.placements and i not in func.outputs:
+                line += f" place={self.placements[func.arg_names[i]]}"
             if i in func.outputs:
                 dims = []
                 for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):

@@ -20,9 +20,9 @@ _CONTAINERS = ("dlc.access", "dlc.compute")
 class KernelLowering:
     """Lower one DLC (or core-only) function to a `.kernel ... .end` block."""
 
-    def __init__(self, func: Func, target: Target):
+    def __init__(self, func: Func, target: Target, placements: dict[str, str] | None = None):
         self.func, self.target = func, target
-        self.text = KernelText(func, target)
+        self.text = KernelText(func, target, placements)
         self.access = AccessLowering(self.text, target)
         self.core = CoreSelector(func, target, self.text, Allocator(func.name))
 

@@ -15,6 +15,7 @@ import math
 import os
 import sys
 import threading
+from typing import Callable
 
 import numpy as np
 
@@ -162,6 +163,9 @@ class Interpreter:
         self.max_instructions = max_instructions
         self.kernels = [load_kernel(k, f"kernels[{i}]") for i, k in enumerate(self.model.kernels or [])]
         self.last_stats: RunStats | None = None
+        # Called before each kernel runs with (its number among its subgraph's kernels, its name,
+        # its tensors by slot name): how a profile sees what kernels read (sample sizes, ids).
+        self.kernel_observer: Callable[[int, str, dict[str, np.ndarray]], None] | None = None
         self._host_segments: dict[tuple, HostSegment] = {}  # imported on first use (TensorFlow is lazy)
         self._constants = {i: self._constant(t) for i, t in enumerate(self.model.tensors or []) if t.buffer}
 
@@ -205,6 +209,9 @@ class Interpreter:
             # they are emulated on host threads at once (the schedule says when the modelled
             # machine runs them); preparing them in order keeps addresses deterministic.
             prepared = [self._prepare_kernel(op, values, addresses) for op in wave]
+            if self.kernel_observer is not None:
+                for job in prepared:
+                    self._observe(subgraph, job)
             active = sharing_cores([(job.first_core, job.core_count, job.used_cores) for job in prepared])
             if self.mode == "fast" and len(prepared) > 1:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(prepared), os.cpu_count() or 1)) \
@@ -217,6 +224,12 @@ class Interpreter:
                             for job, step in zip(prepared, wave_steps))
         schedule(cores, bookings)
         return RunStats.combine(self.machine, steps, self.mode, scheduled=True)
+
+    def _observe(self, subgraph: fb.SubGraphT, job: _KernelJob) -> None:
+        kernels = [op for op in subgraph.operators if op.kind == fb.OperatorKind.KERNEL]
+        number = next(n for n, op in enumerate(kernels) if op is job.op)
+        names = [_text(slot.name) for slot in job.program.kernel.slots or []]
+        self.kernel_observer(number, job.program.name, dict(zip(names, job.arrays)))
 
     def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
         inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]

@@ -11,6 +11,7 @@ from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.frontend.layout import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ModelLayout
+from ember_tf.frontend.planning import PlacedKernel, PlanningOptions, place_kernels
 from ember_tf.frontend.report import SignatureReport, reports_json
 
 
@@ -20,10 +21,11 @@ class ConverterBase:
     signature what was offloaded and what stayed on the host."""
 
     def __init__(self, source: str, options: CompileOptions = CompileOptions(),
-                 external_threshold: int = EXTERNAL_TABLE_BYTES):
+                 external_threshold: int = EXTERNAL_TABLE_BYTES, planning: PlanningOptions = PlanningOptions()):
         self.source = source
         self.options = options
         self.external_threshold = external_threshold   # tables this large go after the FlatBuffer
+        self.planning = planning
         self.reports: list[SignatureReport] = []
 
     def convert(self) -> bytes:
@@ -36,6 +38,10 @@ class ConverterBase:
     def build_model(self) -> fb.ModelT:
         """The converted model (and `self.reports`)."""
         raise NotImplementedError
+
+    def place_kernels(self, key: str, steps: list, static_sizes) -> dict[int, PlacedKernel]:
+        """The planner's decision for every kernel step of signature `key`'s plan."""
+        return place_kernels(key, steps, self.options, self.planning, static_sizes)
 
     def new_layout(self) -> ModelLayout:
         name = os.path.basename(self.source.rstrip("/"))

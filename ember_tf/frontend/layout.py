@@ -63,7 +63,10 @@ class ModelLayout:
             self._constants[key] = len(self.model.tensors) - 1
         return self._constants[key]
 
-    def kernel(self, func: Func, options: CompileOptions, inputs: list[int], outputs: list[int]) -> fb.OperatorT:
+    def kernel(self, func: Func, options: CompileOptions, inputs: list[int], outputs: list[int],
+               cores: tuple[int, int] = (0, 0)) -> fb.OperatorT:
+        """An operator running `func` compiled with `options` on cores (offset, count); count 0:
+        on all of the machine's cores."""
         key = (print_func(func), options)
         if key not in self._kernels:
             text = compile_kernel(func, options)
@@ -71,7 +74,9 @@ class ModelLayout:
             kernel.name = f"{func.name}_{len(self.model.kernels)}"
             self.model.kernels.append(kernel)
             self._kernels[key] = len(self.model.kernels) - 1
-        return _operator(fb.OperatorKind.KERNEL, self._kernels[key], inputs, outputs)
+        op = _operator(fb.OperatorKind.KERNEL, self._kernels[key], inputs, outputs)
+        op.coreOffset, op.coreCount = cores
+        return op
 
     def host_segment(self, name: str, format: int, data: bytes, input_names: list[str], output_names: list[str],
                      inputs: list[int], outputs: list[int]) -> fb.OperatorT:

@@ -22,6 +22,15 @@ class OffloadedOp:
     kernel: str
     nodes: list[str]
     tables: list[str]
+    # the planner's decision (docs/PLANNER.md): lookup strategy, cores (count 0: all of them),
+    # its estimate in cycles (None: not planned), and why it was not planned or fell back
+    strategy: str = "gm"
+    core_offset: int = 0
+    core_count: int = 0
+    estimate: float | None = None
+    note: str = ""
+    emulated: int | None = None      # cycles of a run, when `ember-tf inspect --stats_json` adds them
+    operator: int = 0                # its kernel operator's position among the signature's kernels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,13 +67,21 @@ def reports_from_json(text: str) -> list[SignatureReport]:
 
 
 def signature_report(key: str, rewritten: Rewritten, steps: list, host_ops: Callable[[HostStep], Iterable],
-                     runs_on: str, embedding_ops: frozenset[str] = frozenset()) -> SignatureReport:
+                     runs_on: str, embedding_ops: frozenset[str] = frozenset(),
+                     placed: dict | None = None) -> SignatureReport:
     """The report of one signature's plan. `host_ops(step)` lists a host segment's
     (node, op) pairs worth naming (not its plumbing); a node whose op is in
-    `embedding_ops` that no rewriter explained is reported as left on the host."""
-    offloaded = [OffloadedOp(s.call.family, s.call.func.name, list(s.call.nodes),
-                             [t.name for t in s.call.inputs if not isinstance(t, str)])
-                 for s in steps if isinstance(s, KernelStep)]
+    `embedding_ops` that no rewriter explained is reported as left on the host. `placed`:
+    the planner's decision per kernel step index (frontend/planning.py)."""
+    offloaded = []
+    for index, s in enumerate(steps):
+        if isinstance(s, KernelStep):
+            p = (placed or {}).get(index)
+            plan = {} if p is None else {"strategy": p.strategy, "core_offset": p.core_offset,
+                                         "core_count": p.core_count, "estimate": p.estimate, "note": p.note}
+            offloaded.append(OffloadedOp(s.call.family, s.call.func.name, list(s.call.nodes),
+                                         [t.name for t in s.call.inputs if not isinstance(t, str)],
+                                         operator=len(offloaded), **plan))
     skipped = list(rewritten.skipped)
     explained = {s.node for s in rewritten.skipped}
     segments = []

@@ -15,13 +15,17 @@ import dataclasses
 import json
 import os
 
+import numpy as np
+
 from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA
 from ember_tf.errors import ConversionError
 from ember_tf.frontend import (
-    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, ModelLayout, Rewritten, SignatureReport, signature_report,
+    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, KernelCall, ModelLayout, Rewritten, SignatureReport,
+    signature_report,
 )
+from ember_tf.frontend.planning import ID_ARGS, KernelSizes, PlacedKernel, PlanningOptions
 from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.host_graph import Plan, plan
 from ember_tf.grappler_like.rewriter import ShardedTable, rewrite_graph
@@ -38,8 +42,9 @@ class SavedModelConverter(ConverterBase):
     """Converts a SavedModel's signatures (all, or `signature_keys`) to one .daebin."""
 
     def __init__(self, saved_model: SavedModelGraph, signature_keys: list[str] | None = None,
-                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
-        super().__init__(saved_model.path, options, external_threshold)
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES,
+                 planning: PlanningOptions = PlanningOptions()):
+        super().__init__(saved_model.path, options, external_threshold, planning)
         self.saved_model = saved_model
         keys = list(signature_keys) if signature_keys else sorted(saved_model.signatures)
         if not keys:
@@ -51,9 +56,10 @@ class SavedModelConverter(ConverterBase):
     @classmethod
     def from_directory(cls, saved_model_dir: str | os.PathLike, signature_keys: list[str] | None = None,
                        tags: set[str] | list[str] | None = None, options: CompileOptions = CompileOptions(),
-                       external_threshold: int = EXTERNAL_TABLE_BYTES) -> "SavedModelConverter":
+                       external_threshold: int = EXTERNAL_TABLE_BYTES,
+                       planning: PlanningOptions = PlanningOptions()) -> "SavedModelConverter":
         graph = read_saved_model(os.fspath(saved_model_dir), tuple(tags) if tags else ("serve",))
-        return cls(graph, signature_keys, options, external_threshold)
+        return cls(graph, signature_keys, options, external_threshold, planning)
 
     def build_model(self) -> fb.ModelT:
         builder = _ModelBuilder(self.saved_model, self.new_layout())
@@ -70,8 +76,9 @@ class SavedModelConverter(ConverterBase):
             graph = FlatGraph(self.saved_model, signature)
             rewritten = rewrite_graph(graph)
             steps = plan(graph, rewritten)
-            builder.add_signature(key, steps, self.options, prefix=f"{key}/" if len(bodies) > 1 else "")
-            reports.append(_report(key, rewritten, steps))
+            placed = self.place_kernels(key, steps.steps, lambda call: _static_sizes(call, steps))
+            builder.add_signature(key, steps, placed, prefix=f"{key}/" if len(bodies) > 1 else "")
+            reports.append(_report(key, rewritten, steps, placed))
             built[signature.function_name] = (key, reports[-1])
         fingerprint = self.saved_model.fingerprint
         if fingerprint is not None:
@@ -93,7 +100,7 @@ class _ModelBuilder:
         self.model = self.layout.model
         self.add_metadata, self.alias_signature = self.layout.metadata, self.layout.alias_signature
 
-    def add_signature(self, key: str, steps: Plan, options: CompileOptions, prefix: str) -> None:
+    def add_signature(self, key: str, steps: Plan, placed: dict[int, PlacedKernel], prefix: str) -> None:
         tensors: dict[str, int] = {}
 
         def tensor(name: str) -> int:
@@ -107,17 +114,17 @@ class _ModelBuilder:
 
         inputs = {component: tensor(t) for component, t in steps.inputs.items()}
         operators = []
-        for step in steps.steps:
+        for index, step in enumerate(steps.steps):
             if isinstance(step, HostStep):
                 operators.append(self.layout.host_segment(
                     prefix + step.name, fb.HostFormat.GRAPH_DEF, step.program.SerializeToString(deterministic=True),
                     step.input_names, step.outputs, [tensor(t) for t in step.inputs],
                     [tensor(t) for t in step.outputs]))
             else:
-                call = step.call
+                call, where = step.call, placed[index]
                 operators.append(self.layout.kernel(
-                    call.func, options, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs],
-                    [tensor(t) for t in call.outputs]))
+                    call.func, where.options, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs],
+                    [tensor(t) for t in call.outputs], (where.core_offset, where.core_count)))
         outputs = {name: tensor(t) for name, t in steps.outputs.items()}
         self.layout.signature(key, inputs, outputs, operators)
 
@@ -131,8 +138,21 @@ def _display(name: str) -> str:
     return name[:-2] if name.endswith(":0") else name
 
 
-def _report(key: str, rewritten: Rewritten, steps: Plan) -> SignatureReport:
-    return signature_report(key, rewritten, steps.steps, _host_ops, "TensorFlow", EMBEDDING_OPS)
+def _report(key: str, rewritten: Rewritten, steps: Plan, placed: dict[int, PlacedKernel]) -> SignatureReport:
+    return signature_report(key, rewritten, steps.steps, _host_ops, "TensorFlow", EMBEDDING_OPS, placed)
+
+
+def _static_sizes(call: KernelCall, steps: Plan) -> KernelSizes | None:
+    """A kernel call's sizes from static shapes, when every one needed is known."""
+    table = call.inputs[0]
+    if isinstance(table, str):
+        rows = (steps.tensor_info[table].shape or (None,))[0]
+    else:
+        rows = table.shape[0] if isinstance(table, Variable) else len(table.shard_of)
+    ids = [steps.tensor_info[t].shape for n, t in zip(call.func.arg_names, call.inputs) if n in ID_ARGS]
+    out = steps.tensor_info[call.outputs[0]].shape if call.outputs else None
+    known = rows is not None and ids and ids[0] is not None and None not in ids[0] and out and out[0] is not None
+    return KernelSizes(int(rows), int(out[0]), int(np.prod(ids[0], dtype=np.int64))) if known else None
 
 
 def _host_ops(step: HostStep):

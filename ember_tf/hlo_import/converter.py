@@ -18,8 +18,10 @@ from ember_tf.compiler import CompileOptions
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.errors import ConversionError, EmberError
 from ember_tf.frontend import (
-    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, ModelLayout, Rewritten, SignatureReport, signature_report,
+    EXTERNAL_TABLE_BYTES, ConverterBase, HostStep, KernelCall, ModelLayout, Rewritten, SignatureReport,
+    signature_report,
 )
+from ember_tf.frontend.planning import ID_ARGS, KernelSizes, PlacedKernel, PlanningOptions
 from ember_tf.hlo.errors import HloParseError
 from ember_tf.hlo.module import Module
 from ember_tf.hlo.text import parse_module, print_module
@@ -76,18 +78,19 @@ class HloConverter(ConverterBase):
     """Converts an HLO module (its entry computation) to a .daebin with one signature."""
 
     def __init__(self, module: Module, source: str, params: dict[int, np.ndarray] | None = None,
-                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES):
-        super().__init__(source, options, external_threshold)
+                 options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES,
+                 planning: PlanningOptions = PlanningOptions()):
+        super().__init__(source, options, external_threshold, planning)
         self.module = module
         self.params = params or {}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike, params_path: str | os.PathLike | None = None,
-                  options: CompileOptions = CompileOptions(),
-                  external_threshold: int = EXTERNAL_TABLE_BYTES) -> "HloConverter":
+                  options: CompileOptions = CompileOptions(), external_threshold: int = EXTERNAL_TABLE_BYTES,
+                  planning: PlanningOptions = PlanningOptions()) -> "HloConverter":
         module = load_module(path)
         params = load_params(params_path, module) if params_path else {}
-        return cls(module, str(path), params, options, external_threshold)
+        return cls(module, str(path), params, options, external_threshold, planning)
 
     def build_model(self) -> fb.ModelT:
         # parse_module and read_module_proto verify already; a Module built in code is checked here
@@ -98,12 +101,13 @@ class HloConverter(ConverterBase):
         rewritten = rewrite_graph(graph)
         steps = plan(graph, rewritten.calls)
         _check_evaluable(steps, self.source)
+        placed = self.place_kernels(SIGNATURE_KEY, steps.steps, lambda call: _static_sizes(call, steps))
         layout = self.new_layout()
-        self._lay_out(layout, steps)
-        self.add_reports(layout, [_report(rewritten, steps)])
+        self._lay_out(layout, steps, placed)
+        self.add_reports(layout, [_report(rewritten, steps, placed)])
         return layout.model
 
-    def _lay_out(self, layout: ModelLayout, steps: HloPlan) -> None:
+    def _lay_out(self, layout: ModelLayout, steps: HloPlan, placed: dict[int, PlacedKernel]) -> None:
         tensors: dict[str, int] = {}
         inputs = {}
         for parameter in steps.parameters:
@@ -124,16 +128,16 @@ class HloConverter(ConverterBase):
             return tensors[name]
 
         operators = []
-        for step in steps.steps:
+        for index, step in enumerate(steps.steps):
             if isinstance(step, HostStep):
                 operators.append(layout.host_segment(
                     step.name, fb.HostFormat.HLO_MODULE, print_module(step.program).encode(), step.input_names,
                     list(step.outputs),
                     [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
             else:
-                call = step.call
-                operators.append(layout.kernel(call.func, self.options, [tensor(t) for t in call.inputs],
-                                               [tensor(t) for t in call.outputs]))
+                call, where = step.call, placed[index]
+                operators.append(layout.kernel(call.func, where.options, [tensor(t) for t in call.inputs],
+                                               [tensor(t) for t in call.outputs], (where.core_offset, where.core_count)))
         outputs = {f"out{k}": tensor(name) for k, name in enumerate(steps.outputs)}
         layout.signature(SIGNATURE_KEY, inputs, outputs, operators)
 
@@ -159,8 +163,16 @@ def _check_evaluable(steps: HloPlan, source: str) -> None:
                 raise ConversionError(f"{source}: {e}") from None
 
 
-def _report(rewritten: Rewritten, steps: HloPlan) -> SignatureReport:
-    return signature_report(SIGNATURE_KEY, rewritten, steps.steps, _host_ops, "the HLO evaluator")
+def _report(rewritten: Rewritten, steps: HloPlan, placed: dict[int, PlacedKernel]) -> SignatureReport:
+    return signature_report(SIGNATURE_KEY, rewritten, steps.steps, _host_ops, "the HLO evaluator", placed=placed)
+
+
+def _static_sizes(call: KernelCall, steps: HloPlan) -> KernelSizes:
+    """HLO shapes are static: a kernel call's sizes are always known."""
+    rows = steps.shapes[call.inputs[0]].dims[0]
+    ids = next(steps.shapes[v].dims for n, v in zip(call.func.arg_names, call.inputs) if n in ID_ARGS)
+    bags = steps.shapes[call.outputs[0]].dims[0]
+    return KernelSizes(int(rows), int(bags), int(np.prod(ids, dtype=np.int64)))
 
 
 def _host_ops(step: HostStep):
