@@ -3,8 +3,9 @@ TensorFlow model is saved, converted twice on the README's path (`Converter.from
 with the workload's batch as `sample_inputs`) -- `--core_mapping=even --lookup_strategy=gm`
 (every kernel on all cores, rows from DRAM: the compiler without a planner) and the defaults
 (`auto`, `auto`) -- and both files are emulated on the same batch. Printed per workload:
-cycles of each, the speedup, the strategies the planner chose, its estimate against the
-emulated cycles, and whether the outputs equal TensorFlow's.
+cycles of each, the speedup, how far the even split is from the bandwidth bound (all DRAM
+bytes moved at peak bandwidth: no plan can beat it), the strategies the planner chose, its
+estimate against the emulated cycles, and whether the outputs equal TensorFlow's.
 
     .venv/bin/python bench/mapping.py                 # every workload (several minutes)
     .venv/bin/python bench/mapping.py --quick         # small tables and batch, a smoke run
@@ -69,7 +70,9 @@ def run(workload, machine: str, folder: pathlib.Path) -> dict:
         report = converter.reports[0]
         kernels = interpreter.last_stats.kernels
         span = max(k.start_cycle + k.cycles for k in kernels) - min(k.start_cycle for k in kernels)
+        per_cycle = interpreter.machine.dram_bytes_per_cycle
         result[label] = {"cycles": interpreter.last_stats.cycles, "equal": equal, "kernel_span": span,
+                         "bound": interpreter.last_stats.dram_bytes / per_cycle,
                          "estimate": _level_estimate(report),
                          "strategies": collections.Counter(e.strategy for e in report.offloaded),
                          "groups": len({(e.core_offset, e.core_count) for e in report.offloaded})}
@@ -124,7 +127,7 @@ def main() -> None:
         gap(args)
         return
     print(f"machine {args.machine}, row cap {args.row_cap:,}, dim {args.dim}, batch {args.batch}")
-    print(f"{'workload':34} {'even':>10} {'auto':>10} {'speedup':>8}  {'estimate/emulated':>17}  "
+    print(f"{'workload':34} {'even':>10} {'auto':>10} {'speedup':>8} {'even/bound':>10}  {'estimate/emulated':>17}  "
           f"{'equal':>5}  strategies (groups)")
     speedups, errors = [], []
     with tempfile.TemporaryDirectory() as folder:
@@ -138,7 +141,9 @@ def main() -> None:
             speedups.append(speedup)
             errors.append(abs(ratio - 1))
             strategies = ", ".join(f"{s} x{n}" for s, n in sorted(auto["strategies"].items()))
-            print(f"{r['workload']:34} {even['cycles']:>10,} {auto['cycles']:>10,} {speedup:>7.2f}x  "
+            bound = min(even["bound"], auto["bound"])     # all DRAM bytes at peak bandwidth
+            print(f"{r['workload']:34} {even['cycles']:>10,} {auto['cycles']:>10,} {speedup:>7.2f}x "
+                  f"{even['cycles'] / bound:>9.2f}x  "
                   f"{ratio:>17.2f}  {str(even['equal'] and auto['equal']):>5}  {strategies} ({auto['groups']})",
                   flush=True)
     geomean = math.exp(sum(math.log(s) for s in speedups) / len(speedups))

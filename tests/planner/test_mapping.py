@@ -38,11 +38,11 @@ def test_many_small_tables_run_side_by_side():
 
 
 def test_one_huge_table_and_tiny_ones():
-    work = [80_000.0] + [10.0] * 20
+    work = [80_000.0] + [10.0] * 40
     time = _perfect_scaling(work)
-    auto = plan_level(_ops(21), 8, time, "auto")
-    even = plan_level(_ops(21), 8, time, "even")
-    _assert_valid(auto, 21, 8)
+    auto = plan_level(_ops(41), 8, time, "auto")
+    even = plan_level(_ops(41), 8, time, "even")
+    _assert_valid(auto, 41, 8)
     huge = next(a for a in auto.assignments if a.op == 0)
     assert huge.core_count == 7 and auto.estimate < even.estimate
 
@@ -65,7 +65,8 @@ def test_auto_is_never_above_even_and_close_to_exhaustive():
         _assert_valid(auto, n, cores)
         assert auto.estimate <= even.estimate + 1e-9 and best.estimate <= auto.estimate + 1e-9
         gaps.append(auto.estimate / best.estimate - 1)
-    assert max(gaps) < 0.35 and float(np.mean(gaps)) < 0.05, (max(gaps), np.mean(gaps))
+    # auto keeps the even plan unless groups win by 5%: the gap includes that margin
+    assert max(gaps) < 0.35 and float(np.mean(gaps)) < 0.06, (max(gaps), np.mean(gaps))
 
 
 def test_start_times_follow_each_group():
