@@ -161,6 +161,21 @@ def _distinct(lines: np.ndarray) -> int:
     return count
 
 
+@njit(inline="always", cache=True, nogil=True)
+def _entry_chunks(entry_bytes, chunk_bytes):
+    """The queue chunk of each entry (entry_chunk[e] = bytes queued before it // chunk_bytes)
+    and the bytes queued in all."""
+    entry_chunk = np.empty(len(entry_bytes), np.int64)
+    position, chunk, boundary = 0, 0, chunk_bytes
+    for e in range(len(entry_bytes)):
+        while position >= boundary:
+            chunk += 1
+            boundary += chunk_bytes
+        entry_chunk[e] = chunk
+        position += entry_bytes[e]
+    return entry_chunk, position
+
+
 @njit(cache=True, nogil=True)
 def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au_line, access_token,
                 access_line, access_store, core_token, core_cycles, chunk_bytes, llc_window, l1_window,
@@ -168,14 +183,7 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
     """Per-chunk work of one core: access-unit iterations, LLC hits and DRAM misses,
     core cycles (instructions and stalls of its loads), bytes queued; plus totals."""
     n_entries = len(entry_bytes)
-    entry_chunk = np.empty(n_entries, np.int64)
-    position, chunk, boundary = 0, 0, chunk_bytes  # entry_chunk[e] = position // chunk_bytes
-    for e in range(n_entries):
-        while position >= boundary:
-            chunk += 1
-            boundary += chunk_bytes
-        entry_chunk[e] = chunk
-        position += entry_bytes[e]
+    entry_chunk, position = _entry_chunks(entry_bytes, chunk_bytes)
     n_chunks = entry_chunk[-1] + 1 if n_entries else 1
     iterations, hits, misses = np.zeros(n_chunks), np.zeros(n_chunks), np.zeros(n_chunks)
     core, fill = np.zeros(n_chunks), np.zeros(n_chunks)
@@ -456,15 +464,7 @@ def _local_work(entry_bytes, chunk_bytes, au_entry, au_stream, au_slot, au_line,
     DRAM requests are) add their latency to local[k], and a buffered slot makes the chunk's
     stream iterations repeat once per block (scans[k]); the core's loads (coalesced) stall
     it latency / mlp each. counts[kind] counts both."""
-    n_entries = len(entry_bytes)
-    entry_chunk = np.empty(n_entries, np.int64)
-    position, chunk, boundary = 0, 0, chunk_bytes  # as _chunk_work
-    for e in range(n_entries):
-        while position >= boundary:
-            chunk += 1
-            boundary += chunk_bytes
-        entry_chunk[e] = chunk
-        position += entry_bytes[e]
+    entry_chunk = _entry_chunks(entry_bytes, chunk_bytes)[0]
     n_chunks = len(local)
     if len(au_line):
         previous = np.full(au_stream.max() + 1, -1, dtype=np.int64)
