@@ -5,13 +5,13 @@ over the library. An EmberError becomes one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import pathlib
 import sys
 import textwrap
-import zipfile
 
 import numpy as np
 from absl import app, flags
@@ -24,6 +24,7 @@ from ember_tf.errors import EmberError, InputError
 from ember_tf.frontend.layout import REPORT_METADATA
 from ember_tf.frontend.report import SignatureReport, reports_from_json
 from ember_tf.machines import CoreCosts, MachineConfig
+from ember_tf.npz import load_npz
 
 # Every machine parameter can be overridden by an absl flag of its name (on any
 # subcommand, or in a --flagfile); instruction costs by --cost_<group>.
@@ -123,8 +124,7 @@ def cmd_inspect(args: argparse.Namespace) -> None:
 
 def _with_emulated(reports: list[SignatureReport], stats_path: str) -> list[SignatureReport]:
     """The reports with each kernel's emulated cycles from a run's statistics (the run's
-    signature is the one with as many kernel operators as the run had, in the same order;
-    tables sharing a program show that program's cycles)."""
+    signature is the one with as many kernels as the run had, in the same order)."""
     try:
         with open(stats_path, encoding="utf-8") as f:
             kernels = json.load(f)["kernels"]
@@ -133,8 +133,8 @@ def _with_emulated(reports: list[SignatureReport], stats_path: str) -> list[Sign
         raise EmberError(f"{stats_path}: not the statistics of a run ({e})") from None
     matched = False
     for i, report in enumerate(reports):
-        if report.offloaded and 1 + max(e.operator for e in report.offloaded) == len(cycles) and not matched:
-            offloaded = [dataclasses.replace(e, emulated=cycles[e.operator]) for e in report.offloaded]
+        if len(report.offloaded) == len(cycles) and not matched:
+            offloaded = [dataclasses.replace(e, emulated=c) for e, c in zip(report.offloaded, cycles)]
             reports[i] = dataclasses.replace(report, offloaded=offloaded)
             matched = True
     if not matched:
@@ -163,12 +163,12 @@ def cmd_convert(args: argparse.Namespace) -> None:
     if not os.path.isdir(args.source):
         if not os.path.exists(args.source):
             raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
-        with _converting(args.source, options) as status:
+        with _converting(args.source, options) as status, _naming_samples(args.sample_inputs):
             _convert_hlo(args, Converter.from_hlo(args.source, args.hlo_params, options, **planning), status)
         return
     if args.hlo_params:
         raise EmberError("--hlo_params applies to HLO modules, not to a SavedModel directory")
-    with _converting(args.source, options) as status:
+    with _converting(args.source, options) as status, _naming_samples(args.sample_inputs):
         converter = Converter.from_saved_model(args.source, keys, tags, options, **planning)
         size = _convert_to_file(converter, args.output, status)
     kernels = sum(len(r.offloaded) for r in converter.reports)
@@ -179,6 +179,15 @@ def cmd_convert(args: argparse.Namespace) -> None:
         for entry in report.offloaded:
             tables = f" on {', '.join(entry.tables)}" if entry.tables else ""
             print(f"  {report.key}: {entry.family} -> {entry.kernel}{tables}{_plan_text(entry)}")
+
+
+@contextlib.contextmanager
+def _naming_samples(path: str | None):
+    """Sample inputs the profile run refuses: the one line names the samples file."""
+    try:
+        yield
+    except InputError as e:
+        raise EmberError(f"{path}: {e}") from None
 
 
 def _converting(source: str, options) -> _Status:
@@ -311,11 +320,7 @@ def cmd_compile(args: argparse.Namespace) -> None:
 
 
 def _load_npz(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise EmberError(f"{path}: cannot read as .npz: {e}") from None
+    return load_npz(path)
 
 
 class _Status:

@@ -18,11 +18,12 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ember_tf.compiler import CompileOptions
-from ember_tf.errors import EmberError
+from ember_tf.errors import InputError
 from ember_tf.frontend import EXTERNAL_TABLE_BYTES, REPORT_METADATA, ConverterBase
 from ember_tf.frontend.planning import ID_ARGS, KernelSizes, PlanningOptions
 from ember_tf.grappler_like.converter import FINGERPRINT_METADATA, SavedModelConverter
 from ember_tf.hlo_import.converter import HloConverter
+from ember_tf.npz import load_npz
 
 __all__ = ["FINGERPRINT_METADATA", "REPORT_METADATA", "Converter", "ConverterBase", "HloConverter",
            "SavedModelConverter"]
@@ -84,7 +85,7 @@ def profile_sizes(make: Callable[[PlanningOptions], ConverterBase], samples: Sam
             (key, number), _sizes(arrays))
         interpreter.get_signature_runner(key)(**{k: feeds[k] for k in signature["inputs"]})
     if not sizes and feeds:
-        raise EmberError(f"sample inputs ({', '.join(sorted(feeds))}) match no signature's inputs")
+        raise InputError(f"sample inputs ({', '.join(sorted(feeds))}) match no signature's inputs")
     return sizes
 
 
@@ -97,8 +98,4 @@ def _sizes(arrays: dict[str, np.ndarray]) -> KernelSizes:
 def _load_samples(samples: Samples) -> dict[str, np.ndarray]:
     if isinstance(samples, Mapping):
         return {k: np.asarray(v) for k, v in samples.items()}
-    try:
-        with np.load(samples, allow_pickle=False) as data:
-            return {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise EmberError(f"{samples}: cannot read as .npz: {e}") from None
+    return load_npz(samples)

@@ -127,16 +127,14 @@ def _kernel_span(stats) -> int:
 
 def _print_plan(report, stats) -> None:
     """The planner's decision per table, its estimate and the emulated cycles of its kernel."""
-    kernels = {n: k for n, k in enumerate(stats.kernels)}
-    for entry in report.offloaded:
+    for entry, kernel in zip(report.offloaded, stats.kernels):
         if entry.estimate is None:
             print(f"[plan] {entry.kernel}: not planned ({entry.note})")
             continue
         cores = (f"core {entry.core_offset}" if entry.core_count == 1 else
                  f"cores {entry.core_offset}..{entry.core_offset + entry.core_count - 1}")
-        emulated = kernels[entry.operator].cycles if entry.operator in kernels else 0
         print(f"[plan] {', '.join(entry.tables) or entry.kernel}: {entry.strategy} on {cores}, "
-              f"estimated {entry.estimate:,.0f} cycles; its kernel emulated {emulated:,}")
+              f"estimated {entry.estimate:,.0f} cycles; its kernel emulated {kernel.cycles:,}")
 
 
 def _print_offloaded(report, path: pathlib.Path, size: int, seconds: float) -> None:

@@ -10,7 +10,7 @@ import collections
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "ember_tf"
-BOTTOM = {"errors", "version", "tf_loader"}
+BOTTOM = {"errors", "version", "tf_loader", "npz"}
 # package -> the packages it may import (besides BOTTOM)
 ALLOWED = {
     "dae_isa": set(),

@@ -30,7 +30,6 @@ class OffloadedOp:
     estimate: float | None = None
     note: str = ""
     emulated: int | None = None      # cycles of a run, when `ember-tf inspect --stats_json` adds them
-    operator: int = 0                # its kernel operator's position among the signature's kernels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,8 +79,7 @@ def signature_report(key: str, rewritten: Rewritten, steps: list, host_ops: Call
             plan = {} if p is None else {"strategy": p.strategy, "core_offset": p.core_offset,
                                          "core_count": p.core_count, "estimate": p.estimate, "note": p.note}
             offloaded.append(OffloadedOp(s.call.family, s.call.func.name, list(s.call.nodes),
-                                         [t.name for t in s.call.inputs if not isinstance(t, str)],
-                                         operator=len(offloaded), **plan))
+                                         [t.name for t in s.call.inputs if not isinstance(t, str)], **plan))
     skipped = list(rewritten.skipped)
     explained = {s.node for s in rewritten.skipped}
     segments = []

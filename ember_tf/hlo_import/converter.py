@@ -30,6 +30,7 @@ from ember_tf.hlo_import.flatten import flatten, simplify
 from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.plan import HloPlan, plan
 from ember_tf.hlo_import.rewriter import rewrite_graph
+from ember_tf.npz import load_npz
 
 SIGNATURE_KEY = "serving_default"
 
@@ -55,11 +56,7 @@ def load_module(path: str | os.PathLike) -> Module:
 
 def load_params(path: str | os.PathLike, module: Module) -> dict[int, np.ndarray]:
     """Parameters bound by an .npz keyed `p0`, `p1`, ... (checked against the entry)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError) as e:
-        raise EmberError(f"{path}: cannot read as .npz: {e}") from None
+    arrays = load_npz(path)
     parameters = {f"p{p.parameter_number}": p for p in module.entry_computation.parameters()}
     bound = {}
     for key, value in arrays.items():

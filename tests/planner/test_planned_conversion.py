@@ -6,8 +6,6 @@ a strategy that cannot fit falls back to gm with a note, and the CLI shows the p
 from __future__ import annotations
 
 import json
-import pathlib
-import subprocess
 
 import numpy as np
 import pytest
@@ -70,8 +68,8 @@ def test_auto_plans_and_runs_no_slower_with_the_same_outputs(hlo):
     # the plan is in the file: core ranges on the operators, placements on the slots
     model = Interpreter(model_content=auto.convert()).model
     kernels = [op for op in model.subgraphs[0].operators if op.kind == 0]
-    for e in report.offloaded:
-        assert (int(kernels[e.operator].coreOffset), int(kernels[e.operator].coreCount)) == (e.core_offset, e.core_count)
+    for e, kernel in zip(report.offloaded, kernels, strict=True):
+        assert (int(kernel.coreOffset), int(kernel.coreCount)) == (e.core_offset, e.core_count)
 
 
 def test_a_strategy_that_cannot_fit_falls_back_to_gm_with_a_note(hlo):
@@ -102,6 +100,32 @@ def test_the_cli_prints_the_plan_and_inspect_adds_emulated_cycles(hlo, tmp_path)
     assert f"emulated {kernels[0]['cycles']:,}" in shown.stdout
     bad = ember_tf("convert", folder / "m.hlo", out, "--lookup_strategy=l2")
     assert bad.returncode != 0 and "invalid choice" in bad.stderr
+
+
+@pytest.mark.parametrize("samples, message", [
+    (b"PK\x03\x04not a zip", "cannot read as .npz"),
+    ({"p3": np.zeros((BATCH, POOLING), np.float64), "p4": np.zeros((BATCH, POOLING), np.int32),
+      "p5": np.zeros((BATCH, POOLING), np.int32)}, "input 'p3' has dtype float64"),
+    ({"zz": np.zeros(3, np.int32)}, "match no signature's inputs"),
+])
+def test_bad_sample_inputs_are_one_line_naming_the_file(hlo, tmp_path, samples, message):
+    folder, _, _ = hlo
+    path, out = tmp_path / "samples.npz", tmp_path / "m.daebin"
+    if isinstance(samples, bytes):
+        path.write_bytes(samples)
+    else:
+        np.savez(path, **samples)
+    result = ember_tf("convert", folder / "m.hlo", out, f"--hlo_params={folder / 'params.npz'}",
+                      f"--sample_inputs={path}")
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.count("\n") == 1 and f"{path}: " in result.stderr and message in result.stderr, result.stderr
+
+
+def test_a_corrupt_parameters_file_is_one_line(hlo, tmp_path):
+    folder, _, _ = hlo
+    (tmp_path / "p.npz").write_bytes(b"PK\x03\x04not a zip")
+    result = ember_tf("convert", folder / "m.hlo", tmp_path / "m.daebin", f"--hlo_params={tmp_path / 'p.npz'}")
+    assert result.returncode == 2 and "cannot read as .npz" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_saved_model_is_planned_from_sample_inputs(tmp_path):
