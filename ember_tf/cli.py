@@ -22,6 +22,7 @@ from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.dae_isa.writer import write_files
 from ember_tf.errors import EmberError, InputError
 from ember_tf.frontend.layout import REPORT_METADATA
+from ember_tf.frontend.planning import MAPPINGS, STRATEGIES
 from ember_tf.frontend.report import SignatureReport, reports_from_json
 from ember_tf.machines import CoreCosts, MachineConfig
 from ember_tf.npz import load_npz
@@ -562,10 +563,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hlo_params", default=None, help="HLO: .npz binding parameters p0, p1, ... as constants "
                                                        "(the tables); unbound parameters are inputs")
     p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
-    p.add_argument("--core_mapping", default="auto", choices=["auto", "even"],
+    p.add_argument("--core_mapping", default="auto", choices=MAPPINGS,
                    help="auto: the planner maps tables to core groups by its cost model; even: every kernel on all "
                         "cores (no planner)")
-    p.add_argument("--lookup_strategy", default="auto", choices=["auto", "gm", "l1", "gm_ub", "l1_ub"],
+    p.add_argument("--lookup_strategy", default="auto", choices=("auto",) + STRATEGIES,
                    help="auto: per table by the cost model; or one strategy for every table (docs/PLANNER.md)")
     p.add_argument("--sample_inputs", default=None,
                    help=".npz of sample inputs (as `run --inputs`): the kernels' sizes the planner plans with "

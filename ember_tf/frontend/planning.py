@@ -16,7 +16,7 @@ from ember_tf.machines import load_machine
 from ember_tf.planner import STRATEGIES, CostModel, TableOp, plan_level
 from ember_tf.planner.calibrate import unit_costs
 
-MAPPINGS = ("even", "auto")
+MAPPINGS = ("auto", "even")
 ID_ARGS = ("ids", "indices", "src", "col")      # the embedding_ops argument holding a call's ids
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ember_tf import dae_isa
+from ember_tf.dae_isa import dtypes
 from ember_tf.compiler import CompileOptions, kernel_model_text
 from ember_tf.ir.core import Func
 from ember_tf.ir.printer import print_func
@@ -95,7 +96,4 @@ def _feeds(func: Func, bags: int, per_bag: int) -> dict[str, np.ndarray]:
 
 
 def _numpy(dtype: str) -> np.dtype:
-    from ember_tf.dae_isa import dtypes
-    from ember_tf.ir.core import dtype_name
-
-    return dtypes.numpy_dtype(dtypes.BY_NAME[dtype_name(dtype)].code)
+    return dtypes.numpy_dtype(dtypes.BY_SUFFIX[dtype].code)
