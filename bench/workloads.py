@@ -126,11 +126,15 @@ class TableSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Workload:
-    """Tables looked up together, `batch` samples, ids Zipf(`alpha`) or uniform (None)."""
+    """Tables looked up together, `batch` samples, ids Zipf(`alpha`) or uniform (None).
+    `hot_seed`: Zipf ranks map to ids by a fixed bijection per (hot_seed, table), so the same
+    ids stay popular from batch to batch, as in a deployed model (None: a fresh random
+    permutation per batch, FBGEMM's benchmark)."""
     name: str
     tables: tuple[TableSpec, ...]
     batch: int
     alpha: float | None = None
+    hot_seed: int | None = None
 
     @property
     def rows(self) -> int:
@@ -181,10 +185,12 @@ def zipf_workloads(base: Workload, alphas=ZIPF_ALPHAS) -> list[Workload]:
     return [dataclasses.replace(base, name=f"{base.name}_zipf{a:g}".replace(".", "_"), alpha=a) for a in alphas]
 
 
-def ids(table: TableSpec, batch: int, alpha: float | None, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def ids(table: TableSpec, batch: int, alpha: float | None, rng: np.random.Generator,
+        popular: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One table's bag ids for `batch` samples, `table.pooling` ids per bag, as FBGEMM's
     benchmark draws them (see the module docstring). Returns CSR (indices, offsets), int32,
-    offsets of length batch + 1."""
+    offsets of length batch + 1. With `popular` (a generator seeded per table), Zipf ranks
+    map to ids by a fixed bijection drawn from it instead of a fresh permutation."""
     rows, pooling = table.rows, table.pooling
     offsets = (np.arange(batch + 1, dtype=np.int64) * pooling).astype(np.int32)
     if alpha is None or alpha <= 1.0:
@@ -203,9 +209,21 @@ def ids(table: TableSpec, batch: int, alpha: float | None, rng: np.random.Genera
     # One random permutation of the id space, applied to the ids in use: distinct ids get
     # distinct uniformly random targets (the same law as rng.permutation(rows)[bags],
     # without materialising a permutation of a 40 M-row table).
+    if popular is not None:
+        return _bijection(bags.reshape(-1), rows, popular).astype(np.int32), offsets
     used, inverse = np.unique(bags, return_inverse=True)
     targets = rng.choice(rows, size=used.size, replace=False)
     return targets[inverse.reshape(-1)].astype(np.int32), offsets
+
+
+def _bijection(ranks: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
+    """(a * rank + b) mod rows with a coprime to rows: a fixed permutation of the id space
+    that needs no table of `rows` entries."""
+    a = int(rng.integers(1, rows)) if rows > 1 else 1
+    while math.gcd(a, rows) != 1:
+        a += 1
+    b = int(rng.integers(0, rows))
+    return (a * ranks.astype(np.int64) + b) % rows
 
 
 def _pad_bag(unique: np.ndarray, pooling: int, rows: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
@@ -229,15 +247,22 @@ def _pad_bag(unique: np.ndarray, pooling: int, rows: int, alpha: float, rng: np.
 def feeds(workload: Workload, seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Table name -> (indices, offsets) for one batch. Each table has its own generator
     (seeded by (seed, table position)), so a table's ids do not depend on the others."""
-    return {t.name: ids(t, workload.batch, workload.alpha, np.random.default_rng([seed, i]))
+    def popular(i: int) -> np.random.Generator | None:
+        return None if workload.hot_seed is None else np.random.default_rng([workload.hot_seed, i, 2])
+    return {t.name: ids(t, workload.batch, workload.alpha, np.random.default_rng([seed, i]), popular(i))
             for i, t in enumerate(workload.tables)}
 
 
-def signature_feeds(table_feeds: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
-    """`feeds` keyed as `tensorflow_model`'s signature takes them: <table>_indices, <table>_offsets."""
+def signature_feeds(table_feeds: dict[str, tuple[np.ndarray, np.ndarray]], lookup: str = "bag") \
+        -> dict[str, np.ndarray]:
+    """`feeds` keyed as `tensorflow_model`'s signature takes them: <table>_indices and
+    <table>_offsets (lookup "bag"), or <table>_ids (lookup "gather": one id a sample)."""
     flat = {}
     for name, (indices, offsets) in table_feeds.items():
-        flat[f"{name}_indices"], flat[f"{name}_offsets"] = indices, offsets
+        if lookup == "gather":
+            flat[f"{name}_ids"] = indices
+        else:
+            flat[f"{name}_indices"], flat[f"{name}_offsets"] = indices, offsets
     return flat
 
 
@@ -263,11 +288,13 @@ def top_share(indices: np.ndarray, rows: int, fraction: float = 0.01) -> float:
     return float(counts[:max(1, math.ceil(fraction * rows))].sum() / max(1, counts.sum()))
 
 
-def tensorflow_model(workload: Workload, seed: int = 0):
+def tensorflow_model(workload: Workload, seed: int = 0, lookup: str = "bag"):
     """A tf.Module with one tf.Variable per table (`table_values(workload, seed)`) and a
     `serve` tf.function taking every table's CSR ids (<table>_indices, <table>_offsets,
     int32 vectors) and returning the pooled rows per table (name -> [batch, dim]):
-    `tf.sparse.segment_sum(table, indices, row_splits_to_segment_ids(offsets))`.
+    `tf.sparse.segment_sum(table, indices, row_splits_to_segment_ids(offsets))`. With lookup
+    "gather" (one-hot tables, as a Criteo model's Keras Embedding layers look them up): one id
+    a sample, <table>_ids, and `tf.gather(table, ids)`.
     Save it with `tf.saved_model.save(model, path, signatures=model.serve)`."""
     import inspect
 
@@ -275,7 +302,10 @@ def tensorflow_model(workload: Workload, seed: int = 0):
 
     values = table_values(workload, seed)
     names = [t.name for t in workload.tables]
-    arg_names = [f"{n}_{part}" for n in names for part in ("indices", "offsets")]
+    parts = ("ids",) if lookup == "gather" else ("indices", "offsets")
+    if lookup == "gather" and any(t.pooling != 1 for t in workload.tables):
+        raise ValueError("lookup 'gather' is for one-hot tables (pooling 1)")
+    arg_names = [f"{n}_{part}" for n in names for part in parts]
     specs = [tf.TensorSpec([None], tf.int32, name=a) for a in arg_names]
 
     class EmbeddingModel(tf.Module):
@@ -286,6 +316,8 @@ def tensorflow_model(workload: Workload, seed: int = 0):
     model = EmbeddingModel()
 
     def serve(*args):
+        if lookup == "gather":
+            return {n: tf.gather(table, ids) for n, table, ids in zip(names, model.tables, args)}
         out = {}
         for n, table, indices, offsets in zip(names, model.tables, args[0::2], args[1::2]):
             segments = tf.ragged.row_splits_to_segment_ids(offsets)

@@ -20,7 +20,7 @@ from absl.flags import argparse_flags
 from ember_tf import dae_isa
 from ember_tf.dae_isa.summary import format_summary, summarize
 from ember_tf.dae_isa.writer import write_files
-from ember_tf.errors import EmberError, InputError
+from ember_tf.errors import EmberError, EmulationError, InputError
 from ember_tf.frontend.layout import REPORT_METADATA
 from ember_tf.frontend.planning import MAPPINGS, STRATEGIES
 from ember_tf.frontend.report import SignatureReport, reports_from_json
@@ -160,7 +160,8 @@ def cmd_convert(args: argparse.Namespace) -> None:
     tags = [t for t in args.tags.split(",") if t]
     options = _compile_options(args)
     planning = dict(core_mapping=args.core_mapping, lookup_strategy=args.lookup_strategy,
-                    sample_inputs=_load_npz(args.sample_inputs) if args.sample_inputs else None)
+                    sample_inputs=_load_npz(args.sample_inputs) if args.sample_inputs else None,
+                    profile=args.profile, hot_bytes=args.hot_bytes)
     if not os.path.isdir(args.source):
         if not os.path.exists(args.source):
             raise EmberError(f"{args.source}: no such SavedModel directory or HLO file")
@@ -248,15 +249,17 @@ class _Progress:
 
 
 def _plan_text(entry) -> str:
-    """`; l1 on cores 2..3, estimated 1,234 cycles` (or the note of an unplanned kernel)."""
+    """`; l1 on cores 2..3, estimated 1,234 cycles` (or the note of an unplanned kernel), and
+    its table's hot rows."""
+    hot = f"; {entry.hot_rows:,} hot rows" if entry.hot_rows else ""
     if entry.estimate is None:
-        return f"; {entry.note}" if entry.note else ""
+        return (f"; {entry.note}" if entry.note else "") + hot
     cores = "all cores" if entry.core_count == 0 else (
         f"core {entry.core_offset}" if entry.core_count == 1 else
         f"cores {entry.core_offset}..{entry.core_offset + entry.core_count - 1}")
     note = f" ({entry.note})" if entry.note else ""
     emulated = f", emulated {entry.emulated:,}" if entry.emulated is not None else ""
-    return f"; {entry.strategy} on {cores}, estimated {entry.estimate:,.0f} cycles{emulated}{note}"
+    return f"; {entry.strategy} on {cores}, estimated {entry.estimate:,.0f} cycles{emulated}{note}{hot}"
 
 
 def format_report(reports: list[SignatureReport]) -> str:
@@ -347,6 +350,11 @@ class _Status:
             self._status.stop()
             self._status = None
 
+    def update(self, what: str) -> None:
+        """A new text for the spinner (progress through a long run)."""
+        if self._status is not None:
+            self._status.update(what + " ...")
+
 
 def _working(what: str, mode: str) -> _Status:
     """The spinner of an emulation: the first fast-mode run compiles the emulator for about
@@ -387,12 +395,22 @@ def cmd_run(args: argparse.Namespace) -> None:
     from ember_tf.emulator import Interpreter
     from ember_tf.emulator.trace import chrome_trace
 
-    if (args.inputs is None) == (args.warmup_requests is None):
-        raise EmberError("give exactly one of --inputs and --warmup_requests")
-    _check_writable(args.outputs, args.stats_json, args.trace_out)
+    if sum(a is not None for a in (args.inputs, args.warmup_requests, args.trace_inputs)) != 1:
+        raise EmberError("give exactly one of --inputs, --warmup_requests and --trace_inputs")
+    if args.trace_inputs is None and (args.trace_stats_json or args.trace_tables):
+        raise EmberError("--trace_stats_json and --trace_tables apply to --trace_inputs")
+    if args.trace_inputs is not None and (args.stats_json or args.trace_out):
+        raise EmberError("--stats_json and --trace_out describe one run; with --trace_inputs, --trace_stats_json "
+                         "holds every batch's statistics and the trace's")
+    _check_writable(args.outputs, args.stats_json, args.trace_out, args.trace_stats_json)
     overrides = {name: holder.value for name, holder in _MACHINE_FLAGS.items()}
-    interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode, **overrides)
+    interpreter = Interpreter(model_path=args.model, machine=args.machine, mode=args.mode,
+                              row_cache=_row_cache(args), warm_llc=args.warm_llc, **overrides)
     _refuse_stale(args.model, interpreter.model)
+    if args.trace_inputs is not None:
+        with _working(f"emulating the trace {args.trace_inputs}", args.mode) as status:
+            _run_trace(args, interpreter, status)
+        return
     if args.warmup_requests is not None:
         with _working(f"replaying {args.warmup_requests}", args.mode):
             _run_warmup(args, interpreter)
@@ -419,6 +437,121 @@ def cmd_run(args: argparse.Namespace) -> None:
               f"({sum(h.flops for h in stats.host_segments):,} FLOPs on the matrix units)")
     shapes = ", ".join(f"{k} {list(v.shape)}" for k, v in outputs.items())
     print(f"wrote {args.outputs}: {shapes}" if args.outputs else f"outputs (not written: no --outputs): {shapes}")
+
+
+def _run_trace(args: argparse.Namespace, interpreter, status: _Status) -> None:
+    """`run --trace_inputs`: every batch of the trace in turn (serving/traces.py), a line for
+    each and one for the whole; the spinner says which batch is running. --outputs holds every
+    batch's outputs as `<batch>/<name>`, written as they come (the file appears only when the
+    trace has run to its end)."""
+    import zipfile
+
+    from ember_tf.dae_isa.writer import atomic_path
+    from ember_tf.serving.traces import TraceStats, read_trace, run_trace, trace_files
+
+    files = trace_files(args.trace_inputs)
+    tables = [t for t in (args.trace_tables or "").split(",") if t] or None
+    total = TraceStats()
+    records = []
+    with contextlib.ExitStack() as stack:
+        archive = None
+        if args.outputs:
+            tmp = stack.enter_context(atomic_path(args.outputs))
+            archive = stack.enter_context(zipfile.ZipFile(tmp, "w", allowZip64=True))
+        batches = read_trace(args.trace_inputs, interpreter, args.signature_key, tables)
+        try:
+            for number, result in enumerate(run_trace(interpreter, batches)):
+                total.add(result)
+                records.append(result.to_json())
+                batch = result.batch
+                print(f"batch {number} {batch.name}: {result.stats.cycles:,} cycles, {result.stats.dram_bytes:,} "
+                      f"DRAM bytes, {result.instructions:,} instructions", flush=True)
+                status.update(f"emulating the trace {args.trace_inputs}: batch {number + 1} done "
+                              f"(file {files.index(batch.file) + 1} of {len(files)}, {batch.file.name})")
+                if archive is not None:
+                    for name, value in result.outputs.items():
+                        with archive.open(f"{number}/{name}.npy", "w", force_zip64=True) as f:
+                            np.lib.format.write_array(f, value.astype(bytes) if value.dtype == object else value,
+                                                      allow_pickle=False)
+        except EmulationError as e:   # a fault of the program (a batch's bad input names its file)
+            raise EmberError(f"{args.model}: {e}") from None
+        except OSError as e:
+            raise EmberError(f"{args.outputs}: cannot write: {e.strerror or e}") from None
+        if args.trace_stats_json:
+            payload = {"trace": str(args.trace_inputs), "model": str(args.model), "batches": records,
+                       "aggregate": total.to_json()}
+            _write_all({args.trace_stats_json: lambda f: f.write(json.dumps(payload, indent=2).encode())})
+    status.stop()
+    summary = total.to_json()
+    print(f"{args.model}: {summary['batches']:,} batch(es) of {args.trace_inputs} on {summary['machine']}: "
+          f"{summary['cycles']:,} cycles in all ({summary['seconds'] * 1e6:.2f} us), mean {summary['mean_cycles']:,.0f}, "
+          f"p50 {summary['p50_cycles']:,}, p99 {summary['p99_cycles']:,}; {summary['dram_bytes']:,} DRAM bytes "
+          f"(mean {summary['mean_dram_bytes']:,.0f}); {summary['instructions']:,} instructions")
+    if args.outputs:
+        print(f"wrote {args.outputs}: outputs as '<batch>/<name>'")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from ember_tf.emulator import Interpreter
+    from ember_tf.planner.hot_rows import save_profile
+    from ember_tf.profiling import npz_batches, profile_model, sampled, warmup_batches
+
+    if (args.inputs is None) == (args.warmup_requests is None):
+        raise EmberError("give exactly one of --inputs and --warmup_requests")
+    _check_writable(args.out, args.plot)
+    interpreter = Interpreter(model_path=args.model, machine=args.machine)
+    source = args.inputs or args.warmup_requests
+    batches = npz_batches(args.inputs) if args.inputs else warmup_batches(args.warmup_requests, interpreter)
+    chosen = sampled(batches, args.sample_rate)
+    try:
+        with _working(f"profiling {args.model} on {len(chosen)} batch(es) of {source}", "fast"):
+            profile = profile_model(interpreter, chosen, len(batches))
+    except InputError as e:
+        raise EmberError(str(e)) from None
+    except EmberError as e:
+        raise EmberError(f"{args.model}: {e}") from None
+    files = {args.out: lambda f: save_profile(profile, f)}
+    if args.plot:
+        files[args.plot] = lambda f: _plot_profile(profile, f)
+    _write_all(files)
+    print(profile.summary())
+    print(f"wrote {args.out}" + (f" and {args.plot}" if args.plot else ""))
+
+
+def _plot_profile(profile, file) -> None:
+    """Per table, the share of accesses against the share of rows, most read first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 4.5))
+    for table in profile.tables:
+        counts = np.sort(table.counts)[::-1]
+        rows = np.arange(1, len(counts) + 1) / table.rows
+        axes.plot(rows, np.cumsum(counts) / counts.sum(), label=table.name[-40:])
+    axes.set_xscale("log")
+    axes.set_xlabel("fraction of the table's rows, most read first")
+    axes.set_ylabel("fraction of accesses")
+    axes.set_title(f"access profile ({profile.batches} batch(es))")
+    if len(profile.tables) <= 12:
+        axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(file, format="png", dpi=100)
+    pyplot.close(figure)
+
+
+def _row_cache(args: argparse.Namespace):
+    """`run --row_cache=lru|lfu --row_cache_bytes=N [--row_cache_ways=W]` (docs/HOT_ROWS.md)."""
+    from ember_tf.emulator import RowCacheConfig
+
+    if args.row_cache is None:
+        if args.row_cache_bytes:
+            raise EmberError("--row_cache_bytes needs --row_cache=lru or lfu")
+        return None
+    if args.row_cache_bytes <= 0:
+        raise EmberError(f"--row_cache={args.row_cache} needs --row_cache_bytes > 0")
+    return RowCacheConfig(args.row_cache, args.row_cache_bytes, args.row_cache_ways)
 
 
 def _stats_line(stats) -> str:
@@ -471,6 +604,47 @@ def cmd_attach(args: argparse.Namespace) -> None:
     path = attach(args.saved_model, args.signature_key, args.filename, options)
     print(f"wrote {path} ({path.stat().st_size:,} bytes): signature '{args.signature_key}' of "
           f"{args.saved_model} compiled for {args.target}")
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from ember_tf.sweep import RayOptions, expand, load_spec, run_sweep, write_results
+    from ember_tf.sweep.table import check_output, check_plot
+
+    _check_writable(args.out, args.plot)
+    check_output(args.out)
+    if args.serial and (args.ray_address or args.num_cpus):
+        raise EmberError("--serial runs the points in this process: it takes no --ray_address or --num_cpus")
+    if args.ray_address and args.num_cpus:
+        raise EmberError("--num_cpus sizes a local Ray instance; a cluster at --ray_address has its own")
+    if (args.num_cpus is not None and args.num_cpus < 1) or args.max_retries < 0:
+        raise EmberError("--num_cpus must be at least 1 and --max_retries at least 0")
+    points = expand(load_spec(args.spec))
+    if args.plot:
+        check_plot(points, args.plot_metric, args.plot_param)
+    ray = None if args.serial else RayOptions(args.ray_address, args.num_cpus, args.max_retries)
+    cache = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.spec)), ".ember-sweep-cache")
+    result = run_sweep(points, cache, ray, _SweepProgress())
+    write_results(result.records, points, args.out, args.plot, args.plot_metric, args.plot_param)
+    failed = f", {result.failed} failed (the error column says why)" if result.failed else ""
+    print(f"{len(points)} points, {result.cached} cached, {result.ran} run{failed}; wrote {args.out}"
+          + (f" and {args.plot}" if args.plot else ""))
+
+
+class _SweepProgress:
+    """On stderr: where the points run, each failed point's error, and a line per 10% done."""
+
+    def start(self, points: int, cached: int, where: str) -> None:
+        self.todo, self.done, self.shown = points - cached, 0, 0
+        if self.todo:
+            print(f"{points} points, {cached} cached: running {self.todo} {where}", file=sys.stderr, flush=True)
+
+    def record(self, point, record: dict) -> None:
+        self.done += 1
+        if record["error"] is not None:
+            print(f"point {point.describe()}: {record['error']}", file=sys.stderr, flush=True)
+        if self.done * 10 // self.todo > self.shown:
+            self.shown = self.done * 10 // self.todo
+            print(f"ran {self.done} of {self.todo} points", file=sys.stderr, flush=True)
 
 
 def _flag_list(holders, title: str) -> str:
@@ -552,7 +726,36 @@ def _parser() -> argparse.ArgumentParser:
                    help="fast (compiled) or golden (the step-by-step reference); both give the same results")
     p.add_argument("--stats_json", default=None, help="write run statistics (cycles, dram_bytes, per core) here")
     p.add_argument("--trace_out", default=None, help="write a Chrome/Perfetto trace here")
+    p.add_argument("--trace_inputs", default=None,
+                   help="run a trace of batches instead of --inputs: a directory (files in sorted order) of .npz "
+                        "batches, FBGEMM-style .npz (indices, offsets and/or lengths) or TF Serving warmup files; "
+                        "a line per batch and one for the trace")
+    p.add_argument("--trace_stats_json", default=None,
+                   help="with --trace_inputs: write every batch's statistics and the trace's (sum, mean, p50/p99 "
+                        "cycles) here")
+    p.add_argument("--trace_tables", default=None,
+                   help="with --trace_inputs: the signature's per-table id inputs FBGEMM-style batches map onto, in "
+                        "table order, comma separated (default: the signature's order)")
+    p.add_argument("--row_cache", default=None, choices=["lru", "lfu"],
+                   help="model a software row cache (FBGEMM's) in the pinned LLC region, kept across the batches "
+                        "of a trace (docs/HOT_ROWS.md)")
+    p.add_argument("--row_cache_bytes", type=int, default=0, help="with --row_cache: its capacity in bytes")
+    p.add_argument("--row_cache_ways", type=int, default=32, help="with --row_cache: its ways (FBGEMM: 32)")
+    p.add_argument("--warm_llc", action="store_true",
+                   help="keep the LLC's contents from one batch to the next (default: each run starts empty)")
     p.set_defaults(run=cmd_run)
+
+    p = commands.add_parser("profile", help="count the rows each table of a .daebin reads on sample batches "
+                                           "(for convert --profile --hot_bytes)")
+    p.add_argument("model", help="input .daebin (converted without --profile)")
+    p.add_argument("--inputs", default=None, help=".npz of one batch, or a directory of .npz batches")
+    p.add_argument("--warmup_requests", default=None, help="a TF Serving warmup file: one batch per request")
+    p.add_argument("--out", required=True, help="the profile .npz to write")
+    p.add_argument("--sample_rate", type=float, default=0.05,
+                   help="the fraction of batches profiled (chosen with a fixed seed; at least one)")
+    p.add_argument("--plot", default=None, help="also write a .png of each table's access share")
+    p.add_argument("--machine", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
+    p.set_defaults(run=cmd_profile)
 
     p = commands.add_parser("convert", help="convert a SavedModel or an HLO module to a .daebin (--opt_level, "
                                            "--print_ir_after, --disable_pass)", epilog=_compiler_epilog())
@@ -561,7 +764,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--signature_key", default=None, help="signatures to convert, comma separated (default: all)")
     p.add_argument("--tags", default="serve", help="meta graph tags, comma separated")
     p.add_argument("--hlo_params", default=None, help="HLO: .npz binding parameters p0, p1, ... as constants "
-                                                       "(the tables); unbound parameters are inputs")
+                                                       "(the tables), or a directory of p0.npy, p1.npy, ... read "
+                                                       "memory-mapped (tables of many GiB); unbound parameters are "
+                                                       "inputs")
     p.add_argument("--target", default="tmu", help="tmu, cpu, gpu, or the path of a machine .toml")
     p.add_argument("--core_mapping", default="auto", choices=MAPPINGS,
                    help="auto: the planner maps tables to core groups by its cost model; even: every kernel on all "
@@ -571,6 +776,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sample_inputs", default=None,
                    help=".npz of sample inputs (as `run --inputs`): the kernels' sizes the planner plans with "
                         "(without it, only static shapes)")
+    p.add_argument("--profile", default=None, help="an access profile (`ember-tf profile`): keep the most read "
+                                                    "rows in the machine's hot-row storage (with --hot_bytes)")
+    p.add_argument("--hot_bytes", type=int, default=0,
+                   help="the bytes of hot rows to keep (highest count per byte first, across tables)")
     p.set_defaults(run=cmd_convert)
 
     p = commands.add_parser("attach", help="convert a SavedModel and write the program into its assets.extra/ "
@@ -601,6 +810,28 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser("demo", help="run the built-in demonstration")
     p.add_argument("--output_dir", default="demo_output", help="where to write the demo's programs")
     p.set_defaults(run=cmd_demo)
+
+    p = commands.add_parser("sweep", help="convert and emulate the cross product of machines, overrides, models, "
+                                         "batches and planner options in SPEC.toml, on Ray (docs/SWEEP.md)")
+    p.add_argument("spec", help="the sweep's SPEC.toml")
+    p.add_argument("--out", required=True, help="the results table: .parquet or .csv, a row per point")
+    p.add_argument("--ray_address", default=None,
+                   help="the Ray cluster to run on (as ray.init(address=...) takes it; default: a new local Ray "
+                        "instance)")
+    p.add_argument("--num_cpus", type=int, default=None,
+                   help="CPUs of the local Ray instance: points run at once (default: every CPU)")
+    p.add_argument("--serial", action="store_true", help="run the points in this process, one after another "
+                                                         "(no Ray: for debugging)")
+    p.add_argument("--max_retries", type=int, default=3, help="times a point is run again when its worker process dies")
+    p.add_argument("--cache_dir", default=None,
+                   help="completed points, one file each, so a rerun skips them (default: .ember-sweep-cache/ "
+                        "beside SPEC)")
+    p.add_argument("--plot", default=None, help="also write a .png of --plot_metric against --plot_param")
+    p.add_argument("--plot_metric", default="cycles", help="the plot's y: a metric column of the results")
+    p.add_argument("--plot_param", default="batch",
+                   help="the plot's x: a parameter column (machine, override, model, batch, core_mapping, "
+                        "lookup_strategy, or an overridden machine parameter); a line per value of the others")
+    p.set_defaults(run=cmd_sweep)
     return parser
 
 

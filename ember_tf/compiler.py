@@ -9,7 +9,7 @@ from typing import TextIO
 from ember_tf import dae_isa
 from ember_tf.codegen.isa_lowering import KernelLowering
 from ember_tf.codegen.target import Target
-from ember_tf.ir.core import Func, TensorType, clone_block, dtype_name
+from ember_tf.ir.core import Func, TensorType, copy_func, dtype_name
 from ember_tf.passes.manager import PassManager
 
 @dataclasses.dataclass(frozen=True)
@@ -19,8 +19,9 @@ class CompileOptions:
     print_ir_after: tuple[str, ...] = ()
     disable_pass: tuple[str, ...] = ()
     # What the planner decides per kernel (ember_tf/planner): the cores it is split over (0: all
-    # of the target's), where its read-only slots live (slot name -> "scratchpad" | "buffer"),
-    # and whether the access unit gathers (False: the core loads the rows itself).
+    # of the target's), where its read-only slots live (slot name -> "scratchpad" | "buffer" |
+    # "hot" | "hot:N", the machine's hot-row storage holding the whole slot or its first N rows:
+    # docs/HOT_ROWS.md), and whether the access unit gathers (False: the core loads the rows itself).
     cores: int = 0
     placements: tuple[tuple[str, str], ...] = ()
     access_unit: bool = True
@@ -35,17 +36,6 @@ def compile_kernel(func: Func, options: CompileOptions = CompileOptions(), out: 
     work = copy_func(func)
     PassManager(target, options.opt_level, options.print_ir_after, options.disable_pass, out).run(work)
     return KernelLowering(work, target, dict(options.placements)).kernel_text()
-
-
-def copy_func(func: Func) -> Func:
-    mapping: dict[int, object] = {}
-    args = []
-    for a in func.args:
-        copy = type(a)(a.type, a.hint)
-        mapping[a.uid] = copy
-        args.append(copy)
-    body = clone_block(func.body, mapping)
-    return Func(func.name, args, list(func.arg_names), list(func.outputs), body, func.level)
 
 
 def kernel_model_text(func: Func, options: CompileOptions = CompileOptions(), signature: str = "serving_default",

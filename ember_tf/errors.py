@@ -48,3 +48,9 @@ class ConversionError(EmberError):
     """A SavedModel imports but cannot be converted: an input or output dtype the
     .daebin cannot hold, a variable used by an op other than a read or a gather, a
     tensor whose rank TensorFlow cannot infer. The message names the path."""
+
+
+class SweepError(EmberError):
+    """A sweep cannot start or finish: its spec is malformed (the message names the file and
+    the key), a model file is missing, the results cannot be written, or Ray cannot be
+    reached. A point that fails is not this: its error is recorded in the results."""

@@ -24,12 +24,14 @@ ALLOWED = {
     "frontend": {"compiler", "dae_isa", "ir", "machines", "planner"},
     "grappler_like": {"compiler", "dae_isa", "frontend", "ir"},
     "hlo_import": {"compiler", "dae_isa", "frontend", "hlo", "ir"},
-    "converter": {"compiler", "emulator", "frontend", "grappler_like", "hlo_import"},
+    "converter": {"compiler", "emulator", "frontend", "grappler_like", "hlo_import", "machines", "planner"},
+    "profiling": {"dae_isa", "emulator", "frontend", "ir", "planner", "serving"},
     "emulator": {"dae_isa", "hlo", "machines"},
     "serving": {"compiler", "converter", "dae_isa", "emulator", "grappler_like"},
+    "sweep": {"compiler", "converter", "dae_isa", "emulator", "frontend", "machines"},
     "dlrm": set(),
     "demo": {"compiler", "converter", "dae_isa", "dlrm", "emulator", "ir"},
-    "cli": {"compiler", "converter", "dae_isa", "demo", "emulator", "frontend", "ir", "machines", "serving"},
+    "cli": {"compiler", "converter", "dae_isa", "demo", "emulator", "frontend", "ir", "machines", "planner", "profiling", "serving", "sweep"},
     "__init__": {"compiler", "converter", "emulator"},
 } | {name: set() for name in BOTTOM}
 COMPILER = ("ir", "passes", "codegen", "compiler")

@@ -18,7 +18,7 @@ class KernelText:
 
     def __init__(self, func: Func, target: Target, placements: dict[str, str] | None = None):
         self.func, self.target = func, target
-        self.placements = placements or {}       # read-only slot name -> scratchpad | buffer
+        self.placements = placements or {}       # read-only slot name -> CompileOptions.placements' values
         inputs = [i for i in range(len(func.args)) if i not in func.outputs]
         self.slot_order = inputs + list(func.outputs)
         self.slot_of = {func.args[i].uid: n for n, i in enumerate(self.slot_order)}
@@ -94,7 +94,8 @@ class KernelText:
             access = "write" if i in func.outputs else "read"
             line = f".slot {func.arg_names[i]} {dtype_name(t.dtype)} {access} rank={t.rank}"
             if func.arg_names[i] in self.placements and i not in func.outputs:
-                line += f" place={self.placements[func.arg_names[i]]}"
+                place, _, hot_rows = self.placements[func.arg_names[i]].partition(":")
+                line += f" place={place}" + (f" hot_rows={hot_rows}" if hot_rows else "")
             if i in func.outputs:
                 dims = []
                 for static, size in zip(t.shape, t.dim_of or (None,) * t.rank):

@@ -30,6 +30,7 @@ class Placement(object):
     DRAM = 0
     SCRATCHPAD = 1
     BUFFER = 2
+    HOT = 3
 
 
 class ParamKind(object):
@@ -501,8 +502,15 @@ class KernelSlot(object):
             return self._tab.Get(flatbuffers.number_types.Int8Flags, o + self._tab.Pos)
         return 0
 
+    # KernelSlot
+    def HotRows(self):
+        o = flatbuffers.number_types.UOffsetTFlags.py_type(self._tab.Offset(16))
+        if o != 0:
+            return self._tab.Get(flatbuffers.number_types.Int64Flags, o + self._tab.Pos)
+        return 0
+
 def KernelSlotStart(builder):
-    builder.StartObject(6)
+    builder.StartObject(7)
 
 def KernelSlotAddName(builder, name):
     builder.PrependUOffsetTRelativeSlot(0, flatbuffers.number_types.UOffsetTFlags.py_type(name), 0)
@@ -525,6 +533,9 @@ def KernelSlotStartShapeVector(builder, numElems):
 def KernelSlotAddPlacement(builder, placement):
     builder.PrependInt8Slot(5, placement, 0)
 
+def KernelSlotAddHotRows(builder, hotRows):
+    builder.PrependInt64Slot(6, hotRows, 0)
+
 def KernelSlotEnd(builder):
     return builder.EndObject()
 
@@ -545,6 +556,7 @@ class KernelSlotT(object):
         access = 0,
         shape = None,
         placement = 0,
+        hotRows = 0,
     ):
         self.name = name  # type: Optional[str]
         self.dtype = dtype  # type: int
@@ -552,6 +564,7 @@ class KernelSlotT(object):
         self.access = access  # type: int
         self.shape = shape  # type: Optional[List[int]]
         self.placement = placement  # type: int
+        self.hotRows = hotRows  # type: int
 
     @classmethod
     def InitFromBuf(cls, buf, pos):
@@ -586,6 +599,7 @@ class KernelSlotT(object):
             else:
                 self.shape = kernelSlot.ShapeAsNumpy()
         self.placement = kernelSlot.Placement()
+        self.hotRows = kernelSlot.HotRows()
 
     # KernelSlotT
     def Pack(self, builder):
@@ -608,6 +622,7 @@ class KernelSlotT(object):
         if self.shape is not None:
             KernelSlotAddShape(builder, shape)
         KernelSlotAddPlacement(builder, self.placement)
+        KernelSlotAddHotRows(builder, self.hotRows)
         kernelSlot = KernelSlotEnd(builder)
         return kernelSlot
 

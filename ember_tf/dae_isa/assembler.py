@@ -58,7 +58,8 @@ _TOKEN = re.compile(
 HOST_FORMATS = {"graph_def": fb.HostFormat.GRAPH_DEF, "hlo_module": fb.HostFormat.HLO_MODULE}
 OPERATOR_KINDS = {"kernel": fb.OperatorKind.KERNEL, "host_segment": fb.OperatorKind.HOST_SEGMENT}
 ACCESS = {"read": fb.SlotAccess.READ, "write": fb.SlotAccess.WRITE}
-PLACEMENTS = {"dram": fb.Placement.DRAM, "scratchpad": fb.Placement.SCRATCHPAD, "buffer": fb.Placement.BUFFER}
+PLACEMENTS = {"dram": fb.Placement.DRAM, "scratchpad": fb.Placement.SCRATCHPAD, "buffer": fb.Placement.BUFFER,
+              "hot": fb.Placement.HOT}
 # `.operator kernel ... cores=OFFSET+COUNT`: the kernel runs on cores OFFSET .. OFFSET+COUNT-1
 CORE_RANGE = re.compile(r"(\d+)\+(\d+)")
 MACHINE_FIELDS = ("lanes", "traversal_groups", "lane_storage_bytes", "outstanding_requests", "vector_bytes",
@@ -435,7 +436,7 @@ class _KernelAssembler:
     def _d_slot(self) -> None:
         asm = self.asm
         name_token, dtype_token, access_token = asm.positional(3)
-        asm.check_keywords(("rank", "shape", "place"))
+        asm.check_keywords(("rank", "shape", "place", "hot_rows"))
         slot = fb.KernelSlotT()
         slot.name = asm.string(name_token) if name_token.kind == "string" else name_token.text
         slot.dtype = asm.dtype(dtype_token)
@@ -448,8 +449,11 @@ class _KernelAssembler:
         place = asm.keyword("place", required=False)
         if place is not None:
             if place.text not in PLACEMENTS:
-                raise asm.fail(place, f"expected place=dram, scratchpad or buffer, found {place.text!r}")
+                raise asm.fail(place, f"expected place=dram, scratchpad, buffer or hot, found {place.text!r}")
             slot.placement = PLACEMENTS[place.text]
+        hot_rows = asm.keyword("hot_rows", required=False)
+        if hot_rows is not None:
+            slot.hotRows = asm.integer(hot_rows)
         self.kernel.slots.append(slot)
 
     def _shape_dim(self, text: str, token: _Token) -> int:

@@ -20,7 +20,7 @@ _NAMES = {
                                       "hlo_module": fb.HostFormat.HLO_MODULE}.items()},
     "operator": {fb.OperatorKind.KERNEL: "kernel", fb.OperatorKind.HOST_SEGMENT: "host_segment"},
     "access": {fb.SlotAccess.READ: "read", fb.SlotAccess.WRITE: "write"},
-    "placement": {fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer"},
+    "placement": {fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer", fb.Placement.HOT: "hot"},
 }
 _PREFIX = {Kind.ICONST: "k", Kind.FCONST: "kf", Kind.JTABLE: "jt", Kind.PARAM: "p", Kind.TU: "t", Kind.STREAM: "s"}
 
@@ -73,6 +73,8 @@ class _KernelPrinter:
             line = f".slot {name} {_dtype(slot.dtype)} {_NAMES['access'][slot.access]} rank={slot.rank}"
             if slot.placement:
                 line += f" place={_NAMES['placement'][slot.placement]}"
+            if slot.hotRows:
+                line += f" hot_rows={slot.hotRows}"
             if slot.shape is not None and len(slot.shape):
                 dims = ", ".join(str(int(d)) if d >= 0 else f"p{-int(d) - 1}" for d in slot.shape)
                 line += f" shape=[{dims}]"

@@ -47,7 +47,8 @@ def _fields(spec: str, *types) -> tuple:
 TABLES: dict[str, tuple] = {
     "Buffer": _fields("data offset size", vec("B"), "Q", "Q"),
     "Tensor": _fields("name shape shape_signature dtype buffer", STRING, vec("q"), vec("q"), "b", "I"),
-    "KernelSlot": _fields("name dtype rank access shape placement", STRING, "b", "i", "b", vec("q"), "b"),
+    "KernelSlot": _fields("name dtype rank access shape placement hot_rows", STRING, "b", "i", "b", vec("q"), "b",
+                          "q"),
     "KernelParam": _fields("slot dim add kind element", "i", "i", "q", "b", "q"),
     "MachineParams": _fields(
         "name lanes traversal_groups lane_storage_bytes outstanding_requests vector_bytes queue_chunk_bytes "

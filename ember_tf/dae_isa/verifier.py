@@ -270,7 +270,8 @@ def verify_kernel(kernel: fb.KernelT, where: str, source: str) -> tuple[list[Ins
     return access, execute
 
 
-PLACEMENT_NAMES = {fb.Placement.DRAM: "dram", fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer"}
+PLACEMENT_NAMES = {fb.Placement.DRAM: "dram", fb.Placement.SCRATCHPAD: "scratchpad", fb.Placement.BUFFER: "buffer",
+                   fb.Placement.HOT: "hot"}
 
 # Slot dtypes an ELEMENT param may read.
 ELEMENT_PARAM_DTYPES = (dtypes.BY_NAME["int32"].code, dtypes.BY_NAME["int64"].code)
@@ -316,7 +317,11 @@ def _verify_slot(check: _Checker, where: str, slot: fb.KernelSlotT, n_params: in
     shape = _ints(slot.shape)
     placement = slot.placement or 0
     if placement not in PLACEMENT_NAMES:
-        check.fail(where, f"unknown placement {placement} (0: DRAM, 1: SCRATCHPAD, 2: BUFFER)")
+        check.fail(where, f"unknown placement {placement} (0: DRAM, 1: SCRATCHPAD, 2: BUFFER, 3: HOT)")
+    hot_rows = slot.hotRows or 0
+    if hot_rows < 0 or (hot_rows and placement != fb.Placement.HOT):
+        check.fail(where, f"hot_rows {hot_rows} on a slot that is not placed in the hot storage"
+                          if hot_rows > 0 else f"negative hot_rows {hot_rows}")
     if placement and slot.access != fb.SlotAccess.READ:
         check.fail(where, f"{PLACEMENT_NAMES[placement]} placement on output slot {_text(slot.name)!r}: only "
                           f"read-only slots may leave DRAM")

@@ -23,6 +23,7 @@ from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa import dtypes
 from ember_tf.dae_isa.metadata import INPUT_KEYS_METADATA, metadata_json
 from ember_tf.dae_isa.reader import model_from_buffer, read_model
+from ember_tf.dae_isa.mapped import MADV_RANDOM, advise, read_only_mapping
 from ember_tf.dae_isa.writer import buffer_bytes
 from ember_tf.emulator.core import run_golden_core
 from ember_tf.emulator.hlo_host import HloHostSegment
@@ -31,8 +32,10 @@ from ember_tf.machines import MachineConfig, load_machine
 from ember_tf.emulator.program import KernelProgram, load_kernel
 from ember_tf.emulator.stats import HostStats, KernelStats, RunStats, kernel_stats
 from ember_tf.emulator.activity import AddressMap
+from ember_tf.emulator.row_cache import CachedSlot, RowCache, RowCacheConfig
 from ember_tf.emulator.schedule import Booking, schedule, sharing_cores
-from ember_tf.emulator.timing import SCRATCHPAD, Placed, one_after_another, time_core
+from ember_tf.emulator.timing import (BUFFER, EMPTY_HISTORY, HOT, SCRATCHPAD, LlcHistory, Placed, coalesce,
+                                      one_after_another, placed_slot, time_core)
 from ember_tf.dae_isa.opcodes import Kind
 from ember_tf.errors import EmulationError, InputError
 
@@ -125,6 +128,32 @@ class SignatureRunner:
         return values
 
 
+def _llc_lines(activity, placed: tuple[Placed, ...], served: np.ndarray | None) -> np.ndarray:
+    """The lines an access unit's run requested from the LLC (not from placed slots or a row
+    cache), coalesced per stream as the timing model counts requests."""
+    keep = np.ones(len(activity.au_line), bool)
+    if placed:
+        first = np.array([p.first_line for p in placed], np.int64)
+        last = np.array([p.last_line for p in placed], np.int64)
+        keep &= placed_slot(activity.au_line, first, last) < 0
+    if served is not None:
+        keep &= ~served
+    lines, streams = activity.au_line[keep], activity.au_stream[keep]
+    return lines[coalesce(streams, lines)] if len(lines) else lines
+
+
+def _placed_bytes(slot: fb.KernelSlotT, array: np.ndarray, kernel: str) -> int:
+    """The bytes of a placed slot that its memory holds: the leading hot_rows rows of a HOT slot
+    that names them, the whole tensor otherwise."""
+    rows = int(slot.hotRows or 0)
+    if not rows:
+        return int(array.nbytes)
+    if array.ndim == 0 or rows > array.shape[0]:
+        raise EmulationError(f"kernel '{kernel}': slot '{_text(slot.name)}' holds {rows} hot rows, but its "
+                             f"tensor has shape {list(array.shape)}")
+    return rows * (int(array.nbytes) // array.shape[0])
+
+
 def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
@@ -151,7 +180,8 @@ class Interpreter:
 
     def __init__(self, model_path: str | os.PathLike | None = None, model_content: bytes | None = None,
                  machine: str | MachineConfig = "tmu", mode: str = "fast",
-                 max_instructions: int = 1 << 31, **machine_overrides):
+                 max_instructions: int = 1 << 31, row_cache: RowCacheConfig | None = None, warm_llc: bool = False,
+                 **machine_overrides):
         if (model_path is None) == (model_content is None):
             raise ValueError("pass exactly one of model_path and model_content")
         self.model = read_model(model_path) if model_path is not None else model_from_buffer(model_content)
@@ -164,15 +194,73 @@ class Interpreter:
         self.kernels = [load_kernel(k, f"kernels[{i}]") for i, k in enumerate(self.model.kernels or [])]
         self.last_stats: RunStats | None = None
         # Called before each kernel runs with (its number among its subgraph's kernels, its name,
-        # its tensors by slot name): how a profile sees what kernels read (sample sizes, ids).
-        self.kernel_observer: Callable[[int, str, dict[str, np.ndarray]], None] | None = None
+        # its tensors by slot name, the model's tensor number bound to each slot): how a profile
+        # sees what kernels read (sample sizes, the rows of each table).
+        self.kernel_observer: Callable[[int, str, dict[str, np.ndarray], dict[str, int]], None] | None = None
         self._host_segments: dict[tuple, HostSegment] = {}  # imported on first use (TensorFlow is lazy)
         self._constants = {i: self._constant(t) for i, t in enumerate(self.model.tensors or []) if t.buffer}
+        self.machine = self._with_pinned_rows(self.machine)
+        # A software row cache (emulator/row_cache.py) over the kernels' tables, in the pinned LLC region.
+        self.row_cache = None if row_cache is None else self._row_cache(row_cache)
+        # warm_llc: the LLC keeps what the access units requested from one run to the next (as in
+        # a serving process); without it each run starts with an empty LLC (as after other work).
+        self.warm_llc = warm_llc
+        self._llc_history, self._run_lines = EMPTY_HISTORY, []
 
     def _constant(self, tensor: fb.TensorT) -> np.ndarray:
+        """A constant (a table) as a read-only view of the model's bytes, never a copy: read from
+        a file, a view of its memory map, so only the pages of the rows a run touches become
+        resident (no readahead around them: kernels gather rows at random)."""
         raw = buffer_bytes(self.model.buffers[tensor.buffer])
         shape = [int(d) for d in tensor.shape]
-        return np.frombuffer(raw, dtype=dtypes.numpy_dtype(tensor.dtype)).reshape(shape)
+        array = np.frombuffer(raw, dtype=dtypes.numpy_dtype(tensor.dtype)).reshape(shape)
+        if array.nbytes >= MAPPED_RANDOM_BYTES and read_only_mapping(array) is not None:
+            advise(array, MADV_RANDOM)
+        return array
+
+    def _row_cache(self, config: RowCacheConfig) -> RowCache:
+        if config.capacity_bytes > self.machine.pinnable_bytes:
+            raise EmulationError(f"a {config.capacity_bytes:,}-byte row cache does not fit the "
+                                 f"{self.machine.pinnable_bytes:,} bytes machine '{self.machine.name}' may pin "
+                                 f"(pinned_llc_bytes)")
+        tables = {}
+        for subgraph in self.model.subgraphs or []:
+            for op in subgraph.operators or []:
+                if op.kind != fb.OperatorKind.KERNEL or op.inputs is None or not len(op.inputs):
+                    continue
+                slot, tensor = self.model.kernels[op.index].slots[0], int(op.inputs[0])
+                array = self._constants.get(tensor)
+                if array is not None and array.ndim >= 2 and not slot.placement and array.shape[0]:
+                    tables[tensor] = (array.shape[0], array.nbytes // array.shape[0])
+        if not tables:
+            raise EmulationError("the model has no kernel reading a table of its own: nothing for a row cache")
+        self.machine = dataclasses.replace(self.machine, llc_bytes=self.machine.llc_bytes - config.capacity_bytes)
+        return RowCache(config, tables)
+
+    def constant(self, tensor: int) -> np.ndarray:
+        """The value of constant tensor number `tensor` (a table; read-only)."""
+        return self._constants[tensor]
+
+    def _with_pinned_rows(self, machine: MachineConfig) -> MachineConfig:
+        """The machine with its LLC less the lines pinned for the model's hot rows and remaps
+        (the constants bound to HOT slots: loaded with the model, resident while it runs)."""
+        pinned: dict[int, int] = {}
+        for subgraph in self.model.subgraphs or []:
+            for op in subgraph.operators or []:
+                if op.kind != fb.OperatorKind.KERNEL:
+                    continue
+                slots = self.model.kernels[op.index].slots or []
+                for slot, tensor in zip(slots, list(op.inputs) + list(op.outputs)):
+                    if slot.placement == HOT and int(tensor) in self._constants:
+                        array = self._constants[int(tensor)]
+                        pinned[int(tensor)] = _placed_bytes(slot, array, _text(slot.name))
+        total = sum(pinned.values())
+        if not total:
+            return machine
+        if total > machine.pinnable_bytes:
+            raise EmulationError(f"the model pins {total:,} bytes of hot rows and remaps in the LLC; machine "
+                                 f"'{machine.name}' may pin {machine.pinnable_bytes:,} (pinned_llc_bytes)")
+        return dataclasses.replace(machine, llc_bytes=machine.llc_bytes - total)
 
     def get_signature_list(self) -> dict[str, dict[str, list[str]]]:
         return {s.key: {"inputs": [m.name for m in s.inputs or []], "outputs": [m.name for m in s.outputs or []]}
@@ -213,7 +301,7 @@ class Interpreter:
                 for job in prepared:
                     self._observe(subgraph, job)
             active = sharing_cores([(job.first_core, job.core_count, job.used_cores) for job in prepared])
-            if self.mode == "fast" and len(prepared) > 1:
+            if self.mode == "fast" and len(prepared) > 1 and self.row_cache is None and not self.warm_llc:
                 with concurrent.futures.ThreadPoolExecutor(max_workers=min(len(prepared), os.cpu_count() or 1)) \
                         as pool:
                     wave_steps = list(pool.map(lambda job: self._execute_kernel(*job), zip(prepared, active)))
@@ -223,13 +311,22 @@ class Interpreter:
             bookings.extend(_booking(job.op, step, job.first_core, job.core_count)
                             for job, step in zip(prepared, wave_steps))
         schedule(cores, bookings)
+        if self.warm_llc:
+            self._remember_llc_lines()
         return RunStats.combine(self.machine, steps, self.mode, scheduled=True)
+
+    def _remember_llc_lines(self) -> None:
+        """The LLC's window of requests after this run: the latest llc_bytes / line_bytes."""
+        window = self.machine.llc_bytes // self.machine.line_bytes
+        lines = np.concatenate([self._llc_history.lines, *self._run_lines])[-window:]
+        self._llc_history, self._run_lines = LlcHistory.of(lines), []
 
     def _observe(self, subgraph: fb.SubGraphT, job: _KernelJob) -> None:
         kernels = [op for op in subgraph.operators if op.kind == fb.OperatorKind.KERNEL]
         number = next(n for n, op in enumerate(kernels) if op is job.op)
         names = [_text(slot.name) for slot in job.program.kernel.slots or []]
-        self.kernel_observer(number, job.program.name, dict(zip(names, job.arrays)))
+        tensors = [int(t) for t in list(job.op.inputs) + list(job.op.outputs)]
+        self.kernel_observer(number, job.program.name, dict(zip(names, job.arrays)), dict(zip(names, tensors)))
 
     def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
         inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]
@@ -313,12 +410,12 @@ class Interpreter:
             kind = int(slot.placement or 0)
             if not kind:
                 continue
-            what, size = (("scratchpad", machine.scratchpad_bytes) if kind == SCRATCHPAD
-                          else ("buffer", machine.buffer_bytes))
-            if not size:
+            what, field = {SCRATCHPAD: ("scratchpad", "scratchpad_bytes"), BUFFER: ("buffer", "buffer_bytes"),
+                           HOT: ("hot-row storage", "pinned_llc_bytes")}[kind]
+            if not getattr(machine, field):
                 raise EmulationError(f"kernel '{name}': slot '{program.slot_names[i]}' is placed in the {what}, "
-                                     f"but machine '{machine.name}' has none ({what}_bytes = 0)")
-            base, nbytes = int(job.address_map.base[i]), int(job.arrays[i].nbytes)
+                                     f"but machine '{machine.name}' has none ({field} = 0)")
+            base, nbytes = int(job.address_map.base[i]), _placed_bytes(slot, job.arrays[i], name)
             placed[i] = (kind, base // machine.line_bytes, (base + nbytes - 1) // machine.line_bytes)
         scratchpad = [i for i, (kind, _, _) in placed.items() if kind == SCRATCHPAD]
         if scratchpad:
@@ -342,13 +439,41 @@ class Interpreter:
         return tuple(Placed(kind, first, last, resident and kind == SCRATCHPAD)
                      for i, (kind, first, last) in sorted(job.placed.items()) if i in used)
 
-    def _time_core(self, kernel, params, roots, run: int, active: int, placed: tuple[Placed, ...]):
+    def _time_core(self, kernel, params, roots, run: int, active: int, placed: tuple[Placed, ...],
+                   cached: tuple[CachedSlot, ...] = ()):
         """One core's run, timed. `run` numbers the runs of the kernel (0 first: the fast mode
-        re-runs from zeroed outputs then); without placed slots, timed in the fast mode's
-        workspace as the kernel object does it."""
-        if not placed:
+        re-runs from zeroed outputs then); without placed or cached slots, timed in the fast
+        mode's workspace as the kernel object does it."""
+        if not placed and not cached and not self.warm_llc:
             return kernel.time_core(params, roots, run, active)
-        return time_core(kernel.run_core(params, roots, run), self.machine, active, placed)
+        activity = kernel.run_core(params, roots, run)
+        served = self._cache_lookups(activity, cached) if cached else None
+        timing = time_core(activity, self.machine, active, placed, served, self._llc_history)
+        if self.warm_llc:
+            self._run_lines.append(_llc_lines(activity, placed, None if served is None else served[0]))
+        return timing
+
+    def _cache_lookups(self, activity, cached: tuple[CachedSlot, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the access unit's requests, then which of the core's loads, the row cache
+        served (a core without an access unit loads the rows itself)."""
+        line = self.machine.line_bytes
+        au = self.row_cache.lookup(activity.au_line, cached, line)
+        core = np.zeros(len(activity.access_line), bool)
+        loads = ~activity.access_store
+        core[loads] = self.row_cache.lookup(activity.access_line[loads], cached, line)
+        return au, core
+
+    def _cached_slots(self, job: _KernelJob) -> tuple[CachedSlot, ...]:
+        """The kernel's table (its first slot) when the row cache holds that table's rows."""
+        if self.row_cache is None or job.op.inputs is None or not len(job.op.inputs) or 0 in job.placed:
+            return ()
+        number = self.row_cache.table_number(int(job.op.inputs[0]))
+        if number is None:
+            return ()
+        array, base = job.arrays[0], int(job.address_map.base[0])
+        line = self.machine.line_bytes
+        return (CachedSlot(base // line, (base + array.nbytes - 1) // line, base, array.nbytes // array.shape[0],
+                           number),)
 
     def _execute_kernel(self, job: _KernelJob, active: int) -> KernelStats:
         machine, program = self.machine, job.program
@@ -357,7 +482,8 @@ class Interpreter:
         if job.copies > 1:
             timings = self._execute_copies(job, kernel, active)
         else:
-            timings = [self._time_core(kernel, job.params, roots, core, active, self._core_placed(job, roots))
+            cached = self._cached_slots(job)
+            timings = [self._time_core(kernel, job.params, roots, core, active, self._core_placed(job, roots), cached)
                        for core, roots in enumerate(job.assignment)]
         if job.first_core:
             timings = [dataclasses.replace(t, core_id=job.first_core + t.core_id) for t in timings]
@@ -372,6 +498,7 @@ class Interpreter:
         program, copies = job.program, job.copies
         used = min(job.core_count, copies)
         copy_params = [i for i, p in enumerate(program.kernel.params or []) if p.kind == fb.ParamKind.COPY]
+        cached = self._cached_slots(job)
         timings = []
         for core in range(used):
             runs = []
@@ -382,7 +509,7 @@ class Interpreter:
                 # copies run one after another here: each its own run number (a fast-mode re-run
                 # restores the outputs as that run found them)
                 placed = self._core_placed(job, [], resident=copy != core)
-                runs.append(self._time_core(kernel, own, [], copy, active, placed))
+                runs.append(self._time_core(kernel, own, [], copy, active, placed, cached))
             timings.append(one_after_another(core, runs))
         return timings
 
@@ -506,6 +633,7 @@ def _assign_roots(program: KernelProgram, cores: int) -> list[list[int]]:
 
 
 HUGE_PAGE_BYTES = 2 << 20
+MAPPED_RANDOM_BYTES = 1 << 20   # constants mapped from the file from this size on are read without readahead
 MADV_COLLAPSE = 25  # Linux 6.1 and later
 _huge_page_ranges: set[tuple[int, int]] = set()   # asked for already (asking again costs ~70 us)
 _huge_page_lock = threading.Lock()
@@ -520,6 +648,8 @@ def _huge_pages_for(array: np.ndarray) -> None:
     pages) nothing changes."""
     if array.nbytes < 2 * HUGE_PAGE_BYTES or not sys.platform.startswith("linux"):
         return
+    if read_only_mapping(array) is not None:
+        return   # a table mapped from the file: Linux refuses to collapse it (and would read it all)
     start = -(-array.ctypes.data // HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES
     end = (array.ctypes.data + array.nbytes) // HUGE_PAGE_BYTES * HUGE_PAGE_BYTES
     with _huge_page_lock:

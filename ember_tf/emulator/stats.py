@@ -34,6 +34,8 @@ class CoreStats:
     dma_cycles: int = 0
     scratchpad_accesses: int = 0
     buffer_accesses: int = 0
+    hot_accesses: int = 0
+    access_unit_dram_read_bytes: int = 0   # of dram_read_bytes: the access unit's (rows, ids, offsets)
 
 
 @dataclasses.dataclass
@@ -97,6 +99,8 @@ def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -
             dma_cycles=int(round(t.dma_cycles)),
             scratchpad_accesses=t.scratchpad_accesses,
             buffer_accesses=t.buffer_accesses,
+            hot_accesses=t.hot_accesses,
+            access_unit_dram_read_bytes=t.au_dram_reads * machine.line_bytes,
         )
         for t in timings
     ]

@@ -62,15 +62,18 @@ class CoreTiming:
     dma_cycles: float = 0.0
     scratchpad_accesses: int = 0
     buffer_accesses: int = 0
+    hot_accesses: int = 0       # served by the hot-row storage (a pinned LLC region)
+    au_dram_reads: int = 0      # lines the access unit read from DRAM (part of dram_reads)
 
 
-SCRATCHPAD, BUFFER = 1, 2   # fb.Placement values
+SCRATCHPAD, BUFFER, HOT = 1, 2, 3   # fb.Placement values
 
 
 @dataclasses.dataclass(frozen=True)
 class Placed:
     """A READ slot one core holds in its scratchpad (SCRATCHPAD) or streams through its
-    unified buffer (BUFFER) during a kernel: the slot's cache lines (AddressMap) are
+    unified buffer (BUFFER) during a kernel, or the part of a slot the machine's hot-row storage
+    holds for the model's lifetime (HOT: loaded with the model, never by a run): the cache lines (AddressMap) are
     first_line .. last_line (none if last_line < first_line). `resident`: a scratchpad slot
     an earlier run on the same core (a copy before this one) already loaded."""
 
@@ -82,6 +85,40 @@ class Placed:
     @property
     def lines(self) -> int:
         return max(0, self.last_line - self.first_line + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class LlcHistory:
+    """What a warm LLC remembers from earlier runs (Interpreter(warm_llc=True)): the lines the
+    access units requested, each with its age (requests made after its last request), in an
+    open-addressing table of (line, age) pairs. A line a run has not requested yet hits when its
+    age plus the run's requests so far is within the LLC's window."""
+
+    table: np.ndarray
+    bits: int
+    lines: np.ndarray           # the requests it was built from, oldest first
+
+    @staticmethod
+    def of(lines: np.ndarray) -> "LlcHistory":
+        lines = np.ascontiguousarray(lines, dtype=np.int64)
+        table, bits = _ages(lines)
+        return LlcHistory(table, bits, lines)
+
+
+EMPTY_HISTORY = LlcHistory(np.full(4, -1, np.int64), 1, np.zeros(0, np.int64))   # what _ages gives for none
+
+
+@njit(cache=True, nogil=True)
+def _ages(lines):
+    n = len(lines)
+    bits = 1
+    while (1 << bits) < 2 * n:
+        bits += 1
+    table = np.full(2 << bits, -1, dtype=np.int64)
+    for i in range(n):
+        slot = _probe_pairs(table, lines[i], bits)
+        table[2 * slot], table[2 * slot + 1] = lines[i], n - 1 - i
+    return table, bits
 
 
 @njit(inline="always", cache=True, nogil=True)
@@ -179,9 +216,10 @@ def _entry_chunks(entry_bytes, chunk_bytes):
 @njit(cache=True, nogil=True)
 def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au_line, access_token,
                 access_line, access_store, core_token, core_cycles, chunk_bytes, llc_window, l1_window,
-                llc_latency, dram_latency, mlp):
+                llc_latency, dram_latency, mlp, history, history_bits, access_pinned):
     """Per-chunk work of one core: access-unit iterations, LLC hits and DRAM misses,
-    core cycles (instructions and stalls of its loads), bytes queued; plus totals."""
+    core cycles (instructions and stalls of its loads; `access_pinned` loads never miss the
+    LLC), bytes queued; plus totals."""
     n_entries = len(entry_bytes)
     entry_chunk, position = _entry_chunks(entry_bytes, chunk_bytes)
     n_chunks = entry_chunk[-1] + 1 if n_entries else 1
@@ -201,15 +239,16 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
     fill[chunk] += chunk_fill
     iterations[n_chunks - 1] += trailing
 
-    requests, llc_hits = _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses)
+    requests, llc_hits = _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses,
+                                       history, history_bits)
 
     for i in range(len(core_token)):
         core[_chunk_of(core_token[i], entry_chunk, n_chunks)] += core_cycles[i]
     keep = coalesce(access_store.astype(np.int64), access_line)  # loads and stores apart
-    lines, stores, tokens = access_line[keep], access_store[keep], access_token[keep]
+    lines, stores, tokens, pinned = access_line[keep], access_store[keep], access_token[keep], access_pinned[keep]
     l1_hit = recency_hits(lines, l1_window)
     llc_hit_core = recency_hits(lines, llc_window)
-    loads = l1_hits = dram_reads = written = 0
+    loads = l1_hits = dram_reads = written = pinned_loads = 0
     for i in range(len(lines)):
         if stores[i]:
             written += 1
@@ -218,20 +257,24 @@ def _chunk_work(entry_bytes, entry_iterations, trailing, au_entry, au_stream, au
         if l1_hit[i]:
             l1_hits += 1
             continue
-        stall = llc_latency if llc_hit_core[i] else dram_latency
-        dram_reads += 0 if llc_hit_core[i] else 1
+        hit = llc_hit_core[i] or pinned[i]
+        pinned_loads += 1 if pinned[i] else 0
+        stall = llc_latency if hit else dram_latency
+        dram_reads += 0 if hit else 1
         core[_chunk_of(tokens[i], entry_chunk, n_chunks)] += stall / mlp
     written_lines = _distinct(lines[stores]) if written else 0
-    counts = np.array([requests, llc_hits, loads, l1_hits, dram_reads, written_lines, position])
+    counts = np.array([requests, llc_hits, loads, l1_hits, dram_reads, written_lines, position, pinned_loads])
     return n_chunks, iterations, hits, misses, core, fill, counts
 
 
 @njit(cache=True, nogil=True)
-def _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses):
+def _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunks, hits, misses, history,
+                  history_bits):
     """The access unit's line requests, counted per chunk into hits and misses: an access
     is a request unless its stream's previous access was to the same line (coalesce()), and
     a request hits in the LLC when its line was requested within the previous llc_window
-    requests (recency_hits()); in one pass. Returns (requests, LLC hits)."""
+    requests (recency_hits()), counting those of earlier runs in `history` (LlcHistory);
+    in one pass. Returns (requests, LLC hits)."""
     n = len(au_line)
     requests, llc_hits = 0, 0
     if n == 0:
@@ -254,7 +297,11 @@ def _llc_requests(au_entry, au_stream, au_line, llc_window, entry_chunk, n_chunk
         line = au_line[i]
         if line != last:
             slot = _probe_pairs(table, line, bits)
-            hit = table[2 * slot] == line and requests - table[2 * slot + 1] <= llc_window
+            if table[2 * slot] == line:
+                hit = requests - table[2 * slot + 1] <= llc_window
+            else:
+                earlier = _probe_pairs(history, line, history_bits)
+                hit = history[2 * earlier] == line and requests + history[2 * earlier + 1] + 1 <= llc_window
             table[2 * slot], table[2 * slot + 1] = line, requests
             requests += 1
             at = _chunk_of(au_entry[i], entry_chunk, n_chunks)
@@ -323,27 +370,38 @@ def _pipeline(iterations, hits, misses, core, has_access_unit, lane_rate, dram_l
 
 
 def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
-              placed: tuple[Placed, ...] = ()) -> CoreTiming:
+              placed: tuple[Placed, ...] = (), cached: tuple[np.ndarray, np.ndarray] | None = None,
+              history: LlcHistory = EMPTY_HISTORY) -> CoreTiming:
     """The cycles of one core's activity on `machine` while `active_cores` cores share the
-    DRAM bandwidth; `placed`: the placed slots this core uses (docs/EMULATOR.md, "Placement")."""
+    DRAM bandwidth; `placed`: the placed slots this core uses (docs/EMULATOR.md, "Placement");
+    `cached`: per access-unit request and per core access, whether a row cache served it
+    (emulator/row_cache.py; timed as a read of the hot-row storage); `history`: the lines a warm LLC holds from earlier runs."""
     line = machine.line_bytes
     bw_share = machine.dram_bytes_per_cycle / max(1, active_cores)
+    if cached is not None:
+        placed = placed + (Placed(HOT, 0, -1),)    # no lines of its own: the requests are marked below
 
     au_entry, au_stream, au_line = activity.au_entry, activity.au_stream, activity.au_line
     access_token, access_line, access_store = activity.access_token, activity.access_line, activity.access_store
     core_cycles = activity.core_cycles
+    pinned = np.zeros(len(access_line), np.bool_)     # core loads of the hot-row storage
     if placed:
         first = np.array([p.first_line for p in placed], np.int64)
         last = np.array([p.last_line for p in placed], np.int64)
-        au_slot = _placed_slot(au_line, first, last)
-        core_slot = _placed_slot(access_line, first, last)
+        kinds = np.array([p.kind for p in placed], np.int64)
+        au_slot = placed_slot(au_line, first, last)
+        core_slot = placed_slot(access_line, first, last)
+        if cached is not None:
+            au_slot[cached[0]] = core_slot[cached[1]] = len(placed) - 1
+        # The core loads pinned LLC lines through its L1, as any line: they only never miss the LLC.
+        pinned = (core_slot >= 0) & (kinds[np.maximum(core_slot, 0)] == HOT)
+        core_slot[pinned] = -1
         to_dram, core_to_dram = au_slot < 0, core_slot < 0
         au_entry, au_stream, au_line = au_entry[to_dram], au_stream[to_dram], au_line[to_dram]
         access_token, access_line, access_store = (access_token[core_to_dram], access_line[core_to_dram],
                                                    access_store[core_to_dram])
-        kinds = np.array([p.kind for p in placed], np.int64)
-        latency = np.array([machine.scratchpad_latency_cycles if p.kind == SCRATCHPAD
-                            else machine.buffer_latency_cycles for p in placed], np.float64)
+        pinned = pinned[core_to_dram]
+        latency = np.array([_latency(p, machine) for p in placed], np.float64)
         blocks = np.array([_blocks(p, machine) for p in placed], np.int64)
         if not machine.has_access_unit:
             # the core scans its work once per block of the buffered slots it reads
@@ -356,14 +414,15 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
         activity.entry_bytes, activity.entry_iterations, activity.trailing_iterations, au_entry,
         au_stream, au_line, access_token, access_line, access_store,
         activity.core_token, core_cycles, machine.queue_chunk_bytes, machine.llc_bytes // line,
-        machine.l1_bytes // line, machine.llc_latency_cycles, machine.dram_latency_cycles, machine.mlp)
-    requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines, queue_bytes = (
+        machine.l1_bytes // line, machine.llc_latency_cycles, machine.dram_latency_cycles, machine.mlp,
+        history.table, history.bits, pinned)
+    requests, llc_hits, core_loads, core_l1_hits, core_dram_reads, written_lines, queue_bytes, core_pinned = (
         int(c) for c in counts)
 
     local = np.zeros(n_chunks)
     local_startup = begin = dma_tail = 0.0
     dma_lines = 0
-    local_counts = np.zeros(3, np.int64)   # accesses by placement kind
+    local_counts = np.zeros(4, np.int64)   # accesses by placement kind
     if placed:
         sel, core_sel = au_slot >= 0, core_slot >= 0
         scans = np.ones(n_chunks, np.int64)
@@ -376,8 +435,8 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
             local_startup = float(max((latency[i] for i in np.unique(au_slot[sel])), default=0.0))
         dma_lines, preload_lines, tail_lines = _dma_lines(placed, machine)
         rate = min(machine.dma_bytes_per_cycle, bw_share)
-        begin = preload_lines * line / rate
-        dma_tail = tail_lines * line / rate
+        begin = preload_lines * line / rate if preload_lines else 0.0     # hot-row storage: no DMA at all
+        dma_tail = tail_lines * line / rate if tail_lines else 0.0
 
     # The chunk pipeline.
     au, au_start, au_end, core_start, core_end, au_waits, startup, total_misses = _pipeline(
@@ -418,7 +477,14 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
         dma_cycles=begin + dma_tail,
         scratchpad_accesses=int(local_counts[SCRATCHPAD]),
         buffer_accesses=int(local_counts[BUFFER]),
+        hot_accesses=int(local_counts[HOT]) + core_pinned,
+        au_dram_reads=int(total_misses),
     )
+
+
+def _latency(placed: Placed, machine: MachineConfig) -> float:
+    return {SCRATCHPAD: machine.scratchpad_latency_cycles, BUFFER: machine.buffer_latency_cycles,
+            HOT: machine.llc_latency_cycles}[placed.kind]
 
 
 def _blocks(placed: Placed, machine: MachineConfig) -> int:
@@ -439,14 +505,14 @@ def _dma_lines(placed: tuple[Placed, ...], machine: MachineConfig) -> tuple[int,
             if not p.resident:
                 total += p.lines
                 before += p.lines
-        else:
+        elif p.kind == BUFFER:
             total += p.lines
             before += min(p.lines, block_lines)
     return total, before, total - before
 
 
 @njit(cache=True, nogil=True)
-def _placed_slot(lines, first, last):
+def placed_slot(lines, first, last):
     """For each line, the index of the placed slot it lies in (-1: none)."""
     out = np.full(len(lines), -1, np.int64)
     for i in range(len(lines)):

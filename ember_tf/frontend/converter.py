@@ -39,14 +39,18 @@ class ConverterBase:
         """The converted model (and `self.reports`)."""
         raise NotImplementedError
 
-    def place_kernels(self, key: str, steps: list, static_sizes) -> dict[int, PlacedKernel]:
-        """The planner's decision for every kernel step of signature `key`'s plan."""
-        return place_kernels(key, steps, self.options, self.planning, static_sizes)
+    def place_kernels(self, key: str, steps: list, static_sizes, constant_table=lambda call: None) \
+            -> dict[int, PlacedKernel]:
+        """The planner's decision for every kernel step of signature `key`'s plan
+        (frontend/planning.py: place_kernels)."""
+        return place_kernels(key, steps, self.options, self.planning, static_sizes, constant_table)
 
     def new_layout(self) -> ModelLayout:
         name = os.path.basename(self.source.rstrip("/"))
         return ModelLayout(f"converted by ember-tf from {name}", self.source, self.external_threshold)
 
     def add_reports(self, layout: ModelLayout, reports: list[SignatureReport]) -> None:
+        if self.planning.hot_rows is not None:
+            self.planning.hot_rows.check_model()
         self.reports = reports
         layout.metadata(REPORT_METADATA, reports_json(reports))

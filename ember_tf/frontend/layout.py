@@ -6,23 +6,56 @@ HLO converters describe their plans in these terms."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Callable, Iterator
+
 import numpy as np
 
 from ember_tf import dae_isa
 from ember_tf.compiler import CompileOptions, compile_kernel
 from ember_tf.dae_isa import _schema_generated as fb
 from ember_tf.dae_isa import dtypes
+from ember_tf.dae_isa.writer import PIECE_BYTES, StreamedData
 from ember_tf.errors import ConversionError
 from ember_tf.ir.core import Func
 from ember_tf.ir.printer import print_func
+from ember_tf.planner.hot_rows import HotRows, table_digest
 from ember_tf.version import SCHEMA_VERSION
 
-# Tables this large go after the FlatBuffer: the writer streams them from the
-# arrays they were read into instead of copying them into the FlatBuffer's builder.
+# Tables this large go after the FlatBuffer: the writer streams them to the file (from a
+# StreamedTable's blocks, or from the array they are) instead of copying them into the
+# FlatBuffer's builder.
 EXTERNAL_TABLE_BYTES = 16 << 20
 # Metadata entry holding what a conversion offloaded and what it left on the host (JSON),
 # which `ember-tf inspect` prints.
 REPORT_METADATA = "conversion_report"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class StreamedTable:
+    """A table read a block of rows at a time, never whole (one in a checkpoint): its dtype,
+    its shape, and `blocks(max_bytes)`, which yields its rows in order as C-contiguous arrays
+    of at most max_bytes (at least one row), each valid until the next is asked for.
+    ModelLayout.constant stores a large one after the FlatBuffer, read while the file is
+    written; `np.asarray(table)` reads it whole."""
+
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    blocks: Callable[[int], Iterator[np.ndarray]]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.empty(self.shape, self.dtype)
+        if out.size:
+            rows, done = out.reshape(self.shape[0], -1), 0
+            for block in self.blocks(PIECE_BYTES):
+                block = block.reshape(-1, rows.shape[1])
+                rows[done:done + len(block)] = block
+                done += len(block)
+        return out if dtype is None else out.astype(dtype, copy=False)
 
 
 class ModelLayout:
@@ -50,8 +83,13 @@ class ModelLayout:
     def constant(self, key: str, name: str, read) -> int:
         """The constant tensor for `key` (a table), its value from `read()` on first use."""
         if key not in self._constants:
-            value = np.require(read(), requirements="C")
-            buffer = fb.BufferT(data=value.reshape(-1).view(np.uint8))
+            value = read()
+            if isinstance(value, StreamedTable) and value.nbytes and value.nbytes >= self.external_threshold:
+                buffer = fb.BufferT(data=StreamedData(value.nbytes, value.blocks))
+            else:   # an array (a memory-mapped one is written a piece at a time too)
+                value = np.require(np.asarray(value) if isinstance(value, StreamedTable) else value,
+                                   requirements="C")
+                buffer = fb.BufferT(data=value.reshape(-1).view(np.uint8))
             if value.nbytes and value.nbytes >= self.external_threshold:
                 buffer.offset, buffer.size = 1, value.nbytes   # the writer places it after the FlatBuffer
             t = fb.TensorT()
@@ -62,6 +100,29 @@ class ModelLayout:
             self.model.tensors.append(t)
             self._constants[key] = len(self.model.tensors) - 1
         return self._constants[key]
+
+    def hot_table(self, name: str, read, hot: HotRows) -> tuple[int, int]:
+        """The constants of a table read through hot rows: the extended table (its hot rows,
+        hottest first, then the whole table) and the remap (id -> hot slot, or H + id), for
+        ir.hot_rows.hot_remapped kernels. The table must be the one the profile was taken on."""
+        def checked():
+            table = np.asarray(read())
+            if table_digest(table) != hot.digest:
+                raise ConversionError(f"{hot.source}: table {name!r} differs from the one profiled "
+                                      f"(a profile of another model?)")
+            return table
+
+        def extended():
+            table = checked()
+            return np.concatenate([table[hot.ids], table])
+
+        def remap():
+            out = np.arange(len(hot.ids), len(hot.ids) + hot.rows, dtype=np.int64)
+            out[hot.ids] = np.arange(len(hot.ids))
+            return out.astype(np.int32)
+
+        return (self.constant(f"{name}#hot", f"{name}/hot_rows_first", extended),
+                self.constant(f"{name}#remap", f"{name}/hot_remap", remap))
 
     def kernel(self, func: Func, options: CompileOptions, inputs: list[int], outputs: list[int],
                cores: tuple[int, int] = (0, 0)) -> fb.OperatorT:

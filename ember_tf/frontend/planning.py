@@ -13,7 +13,9 @@ from ember_tf.frontend.rewrite import KernelCall
 from ember_tf.frontend.schedule import KernelStep
 from ember_tf.ir.core import ITEMSIZE
 from ember_tf.machines import load_machine
+from ember_tf.ir.hot_rows import REMAP, remappable
 from ember_tf.planner import STRATEGIES, CostModel, TableOp, plan_level
+from ember_tf.planner.hot_rows import HotRowChooser, HotRows
 from ember_tf.planner.calibrate import unit_costs
 
 MAPPINGS = ("auto", "even")
@@ -38,6 +40,9 @@ class PlanningOptions:
     # Sizes per (signature key, kernel number in the signature), from sample inputs; kernels
     # without them use static shapes, and a level with a kernel of unknown size is not planned.
     sizes: Mapping[tuple[str, int], KernelSizes] | None = None
+    # Hot rows (a profile and a byte budget, planner/hot_rows.py): the tables a `gm` kernel reads
+    # get the most read rows, gathered through a remap from the hot-row storage.
+    hot_rows: HotRowChooser | None = None
 
     def __post_init__(self):
         if self.core_mapping not in MAPPINGS:
@@ -57,11 +62,15 @@ class PlacedKernel:
     strategy: str = "gm"
     estimate: float | None = None       # cycles, the cost model's
     note: str = ""                      # why it was not planned, or fell back to gm
+    hot: HotRows | None = None          # its table's hot rows, when it reads them
 
 
 def place_kernels(key: str, steps: list, options: CompileOptions, planning: PlanningOptions,
-                  static_sizes: Callable[[KernelCall], KernelSizes | None]) -> dict[int, PlacedKernel]:
-    """Step index -> PlacedKernel for every kernel step of one signature's plan."""
+                  static_sizes: Callable[[KernelCall], KernelSizes | None],
+                  constant_table: Callable[[KernelCall], str | None] = lambda call: None) -> dict[int, PlacedKernel]:
+    """Step index -> PlacedKernel for every kernel step of one signature's plan.
+    `constant_table`: the name of a call's table in the model when it is a constant of the
+    model (a frontend's own knowledge), else None: only those take hot rows."""
     placed: dict[int, PlacedKernel] = {}
     number = 0
     for level in _levels(steps):
@@ -70,7 +79,28 @@ def place_kernels(key: str, steps: list, options: CompileOptions, planning: Plan
             sizes.append((planning.sizes or {}).get((key, number)) or static_sizes(steps[index].call))
             number += 1
         placed.update(_place_level([steps[i].call for i in level], level, sizes, options, planning))
+    if planning.hot_rows is not None:
+        placed = _with_hot_rows(steps, placed, planning.hot_rows, constant_table)
     return placed
+
+
+def _with_hot_rows(steps: list, placed: dict[int, PlacedKernel], chooser: HotRowChooser,
+                   constant_table: Callable[[KernelCall], str | None]) -> dict[int, PlacedKernel]:
+    """Hot rows for the tables of the signature's gm kernels (the other strategies hold or
+    stream their tables on-chip already) whose reads are by id, from the model's own tables."""
+    tables = {i: constant_table(steps[i].call) for i in placed}
+    gm = {i for i, p in placed.items() if p.strategy == "gm" and tables[i] is not None
+          and remappable(steps[i].call.func, steps[i].call.func.arg_names[0])}
+    rows = chooser.choose({tables[i] for i in gm}, {t for t in tables.values() if t is not None})
+    return {i: _reading_hot_rows(p, steps[i].call, rows[tables[i]]) if i in gm and tables[i] in rows else p
+            for i, p in placed.items()}
+
+
+def _reading_hot_rows(placed: PlacedKernel, call: KernelCall, hot: HotRows) -> PlacedKernel:
+    table = call.func.arg_names[0]
+    options = dataclasses.replace(placed.options, placements=placed.options.placements + (
+        (table, f"hot:{len(hot.ids)}"), (REMAP, "hot")))
+    return dataclasses.replace(placed, options=options, hot=hot)
 
 
 def _levels(steps: list) -> list[list[int]]:

@@ -30,6 +30,7 @@ class OffloadedOp:
     estimate: float | None = None
     note: str = ""
     emulated: int | None = None      # cycles of a run, when `ember-tf inspect --stats_json` adds them
+    hot_rows: int = 0                # rows of its table in the hot-row storage (docs/HOT_ROWS.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +78,8 @@ def signature_report(key: str, rewritten: Rewritten, steps: list, host_ops: Call
         if isinstance(s, KernelStep):
             p = (placed or {}).get(index)
             plan = {} if p is None else {"strategy": p.strategy, "core_offset": p.core_offset,
-                                         "core_count": p.core_count, "estimate": p.estimate, "note": p.note}
+                                         "core_count": p.core_count, "estimate": p.estimate, "note": p.note,
+                                         "hot_rows": 0 if p.hot is None else len(p.hot.ids)}
             offloaded.append(OffloadedOp(s.call.family, s.call.func.name, list(s.call.nodes),
                                          [t.name for t in s.call.inputs if not isinstance(t, str)], **plan))
     skipped = list(rewritten.skipped)

@@ -30,6 +30,7 @@ from ember_tf.grappler_like.flat_graph import FlatGraph
 from ember_tf.grappler_like.host_graph import Plan, plan
 from ember_tf.grappler_like.rewriter import ShardedTable, rewrite_graph
 from ember_tf.grappler_like.saved_model import SavedModelGraph, Variable, read_saved_model
+from ember_tf.ir.hot_rows import hot_remapped
 
 FINGERPRINT_METADATA = "saved_model_fingerprint"
 # Ops that look like embedding work: when one stays on the host unexplained, the report says so.
@@ -76,7 +77,7 @@ class SavedModelConverter(ConverterBase):
             graph = FlatGraph(self.saved_model, signature)
             rewritten = rewrite_graph(graph)
             steps = plan(graph, rewritten)
-            placed = self.place_kernels(key, steps.steps, lambda call: _static_sizes(call, steps))
+            placed = self.place_kernels(key, steps.steps, lambda call: _static_sizes(call, steps), _constant_table)
             builder.add_signature(key, steps, placed, prefix=f"{key}/" if len(bodies) > 1 else "")
             reports.append(_report(key, rewritten, steps, placed))
             built[signature.function_name] = (key, reports[-1])
@@ -122,16 +123,33 @@ class _ModelBuilder:
                     [tensor(t) for t in step.outputs]))
             else:
                 call, where = step.call, placed[index]
-                operators.append(self.layout.kernel(
-                    call.func, where.options, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs],
-                    [tensor(t) for t in call.outputs], (where.core_offset, where.core_count)))
+                func, args = call.func, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs]
+                if where.hot is not None:
+                    func = hot_remapped(func, func.arg_names[0])
+                    args[:1] = self._hot_table(call.inputs[0], where.hot)
+                operators.append(self.layout.kernel(func, where.options, args, [tensor(t) for t in call.outputs],
+                                                    (where.core_offset, where.core_count)))
         outputs = {name: tensor(t) for name, t in steps.outputs.items()}
         self.layout.signature(key, inputs, outputs, operators)
 
+    def _hot_table(self, table: Variable | ShardedTable, hot) -> tuple[int, int]:
+        return self.layout.hot_table(table.name, lambda: self._read(table), hot)
+
     def _table(self, table: Variable | ShardedTable) -> int:
+        return self.layout.constant(table.name, table.name, lambda: self._read(table))
+
+    def _read(self, table: Variable | ShardedTable):
+        """The table's value: streamed from the checkpoint when the layout stores it after the
+        FlatBuffer (frontend.layout.StreamedTable), never read whole then."""
         if isinstance(table, ShardedTable):
-            return self.layout.constant(table.name, table.name, lambda: table.value(self.saved_model.read_variable))
-        return self.layout.constant(table.name, table.name, lambda: self.saved_model.read_variable(table))
+            return table.streamed([self.saved_model.table_view(v) for v in table.shards])
+        return self.saved_model.table(table)
+
+
+def _constant_table(call: KernelCall) -> str | None:
+    """A call's table's name when it is a variable of the SavedModel (a constant of the model)."""
+    table = call.inputs[0]
+    return None if isinstance(table, str) else table.name
 
 
 def _display(name: str) -> str:

@@ -1,6 +1,7 @@
 """Read a TF2 SavedModel as protos, without executing it: signatures (with composite
 inputs grouped), the function library, variables mapped through the object graph, and
-weights streamed from the checkpoint. The only module here importing TF internals."""
+weights from the checkpoint (tables streamed from it a block at a time, checkpoint.py).
+With checkpoint.py, the only module here importing TF internals."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ember_tf.errors import SavedModelImportError
+from ember_tf.frontend.layout import StreamedTable
+from ember_tf.grappler_like.checkpoint import BundleTensor, open_bundle
 from ember_tf.tf_loader import tensorflow
 
 _CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
@@ -110,6 +113,7 @@ class SavedModelGraph:
     _paths: dict[int, str] = field(repr=False, default_factory=dict)     # object node id -> object path
     _asset_files: list[str] = field(repr=False, default_factory=list)    # asset_file_def filenames, in order
     _reader: object = field(repr=False, default=None)
+    _bundle: object = field(repr=False, default=None)   # checkpoint.Bundle; False: TensorFlow's reader reads
 
     def signature(self, key: str) -> Signature:
         if key not in self.signatures:
@@ -206,6 +210,38 @@ class SavedModelGraph:
         if isinstance(variable, str):
             variable = self.variable(variable)
         return self.read_checkpoint(variable.checkpoint_key)
+
+    def table(self, variable: Variable | str) -> StreamedTable | np.ndarray:
+        """A table's value for the layout: streamed from the checkpoint a block of rows at a
+        time when checkpoint.py can read the variable, else read whole through TensorFlow."""
+        tensor = self._bundle_tensor(variable)
+        if tensor is None:
+            return self.read_variable(variable)
+        return StreamedTable(tensor.dtype, tensor.shape, tensor.blocks)
+
+    def table_view(self, variable: Variable | str) -> np.ndarray:
+        """A table's value with rows to read in any order: a read-only view of the checkpoint
+        (its checksum checked first) when checkpoint.py can read it, else read whole."""
+        tensor = self._bundle_tensor(variable)
+        return self.read_variable(variable) if tensor is None else tensor.verified_view()
+
+    def _bundle_tensor(self, variable: Variable | str) -> BundleTensor | None:
+        if isinstance(variable, str):
+            variable = self.variable(variable)
+        if self._bundle is None:
+            prefix = self._checkpoint_prefix()
+            self._bundle = open_bundle(prefix) or False
+        tensor = self._bundle.tensor(variable.checkpoint_key) if self._bundle else None
+        if tensor is None or tensor.dtype.name != variable.dtype or len(tensor.shape) != len(variable.shape) \
+                or any(d is not None and d != got for d, got in zip(variable.shape, tensor.shape)):
+            return None   # TensorFlow's reader reads it (and names what is wrong)
+        return tensor
+
+    def _checkpoint_prefix(self) -> str:
+        prefix = os.path.join(self.path, "variables", "variables")
+        if not os.path.exists(prefix + ".index"):
+            raise SavedModelImportError(f"{prefix}: variables checkpoint not found")
+        return prefix
 
     def read_checkpoint(self, key: str) -> np.ndarray:
         """The tensor saved under `key` in variables/variables.*."""

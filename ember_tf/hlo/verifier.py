@@ -30,7 +30,8 @@ What it checks:
     counted once; entry parameters are the caller's and not counted) plus the largest
     temporary one instruction needs (gather/scatter index arrays, reduce-window's
     windows, pad's dilated operand, a scalar computation run over many lanes at once,
-    dot's widened operands; index arrays counted at 8 bytes an element). It is an
+    dot's widened operands; index arrays counted at 8 bytes an element; a reshape or bitcast
+    to its operand's own shape is a view and counts nothing). It is an
     estimate on the safe side: no module that passes allocates more than a few GiB.
 
 Integer attributes are parsed strictly (at most 19 digits, no `true` where a number
@@ -1072,6 +1073,9 @@ def _weight(module: Module, name: str, memo: dict | None = None) -> int:
 def _estimate(instruction: Instruction, operands: list[Shape], module: Module) -> tuple[int, int]:
     """(bytes of the value the evaluator keeps, bytes of temporaries while computing it)."""
     opcode, shape = instruction.opcode, instruction.shape
+    if opcode in ("reshape", "bitcast") and operands and not shape.is_tuple and not operands[0].is_tuple \
+            and operands[0].dims == shape.dims and operands[0].dtype == shape.dtype:
+        return 0, 0   # to its own shape: a view of the operand (TF's HLO so wraps every parameter, tables too)
     value = 0 if opcode in _ALIASING else _bytes(shape)
     if opcode not in CHECKED_OPCODES:
         return value, 0

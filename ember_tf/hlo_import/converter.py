@@ -30,7 +30,8 @@ from ember_tf.hlo_import.flatten import flatten, simplify
 from ember_tf.hlo_import.graph import FlatGraph
 from ember_tf.hlo_import.plan import HloPlan, plan
 from ember_tf.hlo_import.rewriter import rewrite_graph
-from ember_tf.npz import load_npz
+from ember_tf.ir.hot_rows import hot_remapped
+from ember_tf.npz import load_npy_dir, load_npz
 
 SIGNATURE_KEY = "serving_default"
 
@@ -55,8 +56,9 @@ def load_module(path: str | os.PathLike) -> Module:
 
 
 def load_params(path: str | os.PathLike, module: Module) -> dict[int, np.ndarray]:
-    """Parameters bound by an .npz keyed `p0`, `p1`, ... (checked against the entry)."""
-    arrays = load_npz(path)
+    """Parameters bound by an .npz keyed `p0`, `p1`, ..., or a directory of `p0.npy`,
+    `p1.npy`, ... read memory-mapped (checked against the entry)."""
+    arrays = load_npy_dir(path) if os.path.isdir(path) else load_npz(path)
     parameters = {f"p{p.parameter_number}": p for p in module.entry_computation.parameters()}
     bound = {}
     for key, value in arrays.items():
@@ -98,7 +100,9 @@ class HloConverter(ConverterBase):
         rewritten = rewrite_graph(graph)
         steps = plan(graph, rewritten.calls)
         _check_evaluable(steps, self.source)
-        placed = self.place_kernels(SIGNATURE_KEY, steps.steps, lambda call: _static_sizes(call, steps))
+        bound = {p.name: f"p{p.parameter_number}" for p in steps.parameters if p.parameter_number in self.params}
+        placed = self.place_kernels(SIGNATURE_KEY, steps.steps, lambda call: _static_sizes(call, steps),
+                                    lambda call: bound.get(call.inputs[0]))
         layout = self.new_layout()
         self._lay_out(layout, steps, placed)
         self.add_reports(layout, [_report(rewritten, steps, placed)])
@@ -133,8 +137,13 @@ class HloConverter(ConverterBase):
                     [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
             else:
                 call, where = step.call, placed[index]
-                operators.append(layout.kernel(call.func, where.options, [tensor(t) for t in call.inputs],
-                                               [tensor(t) for t in call.outputs], (where.core_offset, where.core_count)))
+                func, args = call.func, [tensor(t) for t in call.inputs]
+                if where.hot is not None:
+                    func = hot_remapped(func, func.arg_names[0])
+                    number = next(p.parameter_number for p in steps.parameters if p.name == call.inputs[0])
+                    args[:1] = layout.hot_table(f"p{number}", lambda n=number: self.params[n], where.hot)
+                operators.append(layout.kernel(func, where.options, args, [tensor(t) for t in call.outputs],
+                                               (where.core_offset, where.core_count)))
         outputs = {f"out{k}": tensor(name) for k, name in enumerate(steps.outputs)}
         layout.signature(SIGNATURE_KEY, inputs, outputs, operators)
 

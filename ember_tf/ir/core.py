@@ -272,6 +272,18 @@ def clone_op(op: Operation, mapping: dict[int, Value]) -> Operation:
     return Operation(op.name, operands, results, dict(op.attrs), regions)
 
 
+def copy_func(func: Func) -> Func:
+    """A deep copy of `func`: its arguments, body and outputs are new objects."""
+    mapping: dict[int, Value] = {}
+    args = []
+    for a in func.args:
+        copy = type(a)(a.type, a.hint)
+        mapping[a.uid] = copy
+        args.append(copy)
+    body = clone_block(func.body, mapping)
+    return Func(func.name, args, list(func.arg_names), list(func.outputs), body, func.level)
+
+
 def _clone_value(value: Value, mapping: dict[int, Value]) -> Value:
     copy = Value(value.type, value.hint)
     mapping[value.uid] = copy

@@ -62,8 +62,18 @@ class MachineConfig:
     buffer_bytes: int = 0
     buffer_latency_cycles: float = 0.0
     dma_bandwidth_gbps: float = 0.0
+    # Hot-row storage (KernelSlot placement HOT: profile-guided hot rows and their remaps,
+    # docs/HOT_ROWS.md): the largest region of the LLC that may be pinned for them. Pinned lines
+    # always hit, at the LLC's latency; what is pinned is taken from the LLC's capacity for the
+    # rest. 0: the machine cannot pin (hot rows are refused).
+    pinned_llc_bytes: int = 0
 
     # Derived figures, in cycles and bytes per cycle.
+    @property
+    def pinnable_bytes(self) -> int:
+        """What may be pinned: pinned_llc_bytes, or the whole LLC when that is smaller."""
+        return min(self.pinned_llc_bytes, self.llc_bytes)
+
     @property
     def dram_bytes_per_cycle(self) -> float:
         return self.dram_bandwidth_gbps / self.clock_ghz
@@ -107,7 +117,7 @@ class MachineConfig:
             if getattr(self, name) <= 0:
                 raise MachineError(f"{where}: {name} must be positive, not {getattr(self, name)}")
         for name in ("host_launch_cycles", "kernel_launch_cycles", "callback_dispatch_cycles", "scratchpad_bytes",
-                     "scratchpad_latency_cycles", "buffer_bytes", "buffer_latency_cycles", "dma_bandwidth_gbps"):
+                     "scratchpad_latency_cycles", "buffer_bytes", "buffer_latency_cycles", "dma_bandwidth_gbps", "pinned_llc_bytes"):
             if getattr(self, name) < 0:
                 raise MachineError(f"{where}: {name} must not be negative, not {getattr(self, name)}")
         for name in ("scratchpad_bytes", "buffer_bytes"):

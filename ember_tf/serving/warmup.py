@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from typing import Iterator
 
 import numpy as np
 
@@ -64,31 +65,40 @@ def write_warmup_requests(path: str | os.PathLike, requests: list[WarmupRequest]
 def read_warmup_requests(path: str | os.PathLike) -> list[WarmupRequest]:
     """The predict requests of a warmup file; EmberError naming the file and the record
     for anything else."""
+    return list(iter_warmup_requests(path))
+
+
+def iter_warmup_requests(path: str | os.PathLike) -> Iterator[WarmupRequest]:
+    """read_warmup_requests one request at a time, as the file is read (a long trace of
+    them is never held whole)."""
     tf = tensorflow("warmup requests")
     _, _, prediction_log_pb2 = _protos()
     path = pathlib.Path(path)
     if not path.is_file():
         raise EmberError(f"{path}: warmup requests file not found")
-    requests = []
-    try:
-        for i, record in enumerate(tf.data.TFRecordDataset(str(path)).as_numpy_iterator()):
-            log = prediction_log_pb2.PredictionLog()
-            try:
-                log.ParseFromString(record)
-            except Exception:  # noqa: BLE001 - protobuf's DecodeError
-                raise EmberError(f"{path}: record {i} is not a PredictionLog") from None
-            kind = log.WhichOneof("log_type")
-            if kind != "predict_log":
-                raise EmberError(f"{path}: record {i} is a {kind or 'empty log'}; only predict requests replay")
-            request = log.predict_log.request
-            inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-            requests.append(WarmupRequest(request.model_spec.name, request.model_spec.signature_name
-                                          or "serving_default", inputs))
-    except tf.errors.OpError as e:
-        raise EmberError(f"{path}: not a TFRecord file ({e.message.splitlines()[0]})") from None
-    if not requests:
+    count = 0
+    records = iter(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+    while True:
+        try:
+            record = next(records, None)
+        except tf.errors.OpError as e:
+            raise EmberError(f"{path}: not a TFRecord file ({e.message.splitlines()[0]})") from None
+        if record is None:
+            break
+        log = prediction_log_pb2.PredictionLog()
+        try:
+            log.ParseFromString(record)
+        except Exception:  # noqa: BLE001 - protobuf's DecodeError
+            raise EmberError(f"{path}: record {count} is not a PredictionLog") from None
+        kind = log.WhichOneof("log_type")
+        if kind != "predict_log":
+            raise EmberError(f"{path}: record {count} is a {kind or 'empty log'}; only predict requests replay")
+        request = log.predict_log.request
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        count += 1
+        yield WarmupRequest(request.model_spec.name, request.model_spec.signature_name or "serving_default", inputs)
+    if not count:
         raise EmberError(f"{path}: holds no requests")
-    return requests
 
 
 @dataclasses.dataclass
@@ -101,7 +111,7 @@ class Replayed:
 def replay(interpreter: Interpreter, requests: list[WarmupRequest]) -> list[Replayed]:
     """Runs every request through the program (its signature, its inputs mapped onto
     the program's component names)."""
-    keys = _input_keys(interpreter)
+    keys = input_keys(interpreter)
     results = []
     for i, request in enumerate(requests):
         runner = interpreter.get_signature_runner(request.signature_key)
@@ -117,9 +127,9 @@ def replay(interpreter: Interpreter, requests: list[WarmupRequest]) -> list[Repl
 
 def to_request_keys(interpreter: Interpreter, signature_key: str, feeds: dict[str, np.ndarray]) -> dict:
     """npz component names -> SignatureDef input keys (for writing requests)."""
-    inverse = {component: key for key, component in _input_keys(interpreter).get(signature_key, {}).items()}
+    inverse = {component: key for key, component in input_keys(interpreter).get(signature_key, {}).items()}
     return {inverse.get(name, name): value for name, value in feeds.items()}
 
 
-def _input_keys(interpreter: Interpreter) -> dict[str, dict[str, str]]:
+def input_keys(interpreter: Interpreter) -> dict[str, dict[str, str]]:
     return metadata_json(interpreter.model, INPUT_KEYS_METADATA) or {}

@@ -11,7 +11,8 @@ from ember_tf.codegen import access_lowering, select
 from ember_tf.codegen.isa_lowering import KernelLowering
 from ember_tf.codegen.registers import REGISTER_FILES, FreeRegisters, last_uses
 from ember_tf.codegen.target import Target
-from ember_tf.compiler import CompileOptions, compile_kernel, copy_func
+from ember_tf.compiler import CompileOptions, compile_kernel
+from ember_tf.ir.core import copy_func
 from ember_tf.errors import CompileError
 from ember_tf.ir import Builder, embedding_ops as E
 from ember_tf.ir.ops import DLC, OPS, SPECS, Unit

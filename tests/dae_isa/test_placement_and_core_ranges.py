@@ -84,7 +84,7 @@ def test_defaults_are_not_stored():
 
 
 @pytest.mark.parametrize("old, new, message", [
-    (TABLE_SLOT, TABLE_SLOT + " place=l2", r"k\.dasm:26:39: expected place=dram, scratchpad or buffer, found 'l2'"),
+    (TABLE_SLOT, TABLE_SLOT + " place=l2", r"k\.dasm:26:39: expected place=dram, scratchpad, buffer or hot, found 'l2'"),
     (OPERATOR, OPERATOR + " cores=3", r"expected cores=OFFSET\+COUNT \(e\.g\. cores=2\+3: cores 2, 3 and 4\), "
                                       r"found '3'"),
     (OPERATOR, OPERATOR + " cores=1+0", r"cores=OFFSET\+0 runs on no core \(leave cores= out to use every core\)"),
@@ -114,8 +114,12 @@ def test_verifier_allows_placement_only_on_read_slots():
                                                 r"slots may leave DRAM"):
         dae_isa.serialize_model(model)
     model.kernels[0].slots[2].placement = fb.Placement.DRAM
-    model.kernels[0].slots[1].placement = 3
-    with pytest.raises(DaebinFormatError, match=r"slot 1: unknown placement 3 \(0: DRAM, 1: SCRATCHPAD, 2: BUFFER\)"):
+    model.kernels[0].slots[1].placement = 4
+    with pytest.raises(DaebinFormatError, match=r"slot 1: unknown placement 4 \(0: DRAM, 1: SCRATCHPAD, 2: BUFFER, 3: HOT\)"):
+        dae_isa.serialize_model(model)
+    model.kernels[0].slots[1].placement = fb.Placement.DRAM
+    model.kernels[0].slots[1].hotRows = 5
+    with pytest.raises(DaebinFormatError, match=r"slot 1: hot_rows 5 on a slot that is not placed in the hot storage"):
         dae_isa.serialize_model(model)
 
 

@@ -240,7 +240,8 @@ def _reference_time_core(activity: CoreActivity, machine, active_cores: int) -> 
         chunks=n_chunks, callbacks=activity.callbacks, counts=activity.counts, chunk_au_start=au_start,
         chunk_au_end=au_end, chunk_core_start=core_start, chunk_core_end=core_end, chunk_fill=fill,
         # no placed slots (tests/emulator/test_placement.py times those)
-        dma_bytes=0, dma_cycles=0.0, scratchpad_accesses=0, buffer_accesses=0)
+        dma_bytes=0, dma_cycles=0.0, scratchpad_accesses=0, buffer_accesses=0, hot_accesses=0,
+        au_dram_reads=int(misses.sum()))
 
 
 def _assert_timing_as_reference(activity, machine, active_cores) -> None:

@@ -14,6 +14,8 @@ import dataclasses
 
 import numpy as np
 
+from ember_tf.dae_isa.mapped import drop_pages
+from ember_tf.frontend.layout import StreamedTable
 from ember_tf.frontend.rewrite import KernelCall, Skip
 from ember_tf.grappler_like.flat_graph import FlatGraph, referenced_functions
 from ember_tf.grappler_like.graph_view import Tensor
@@ -39,6 +41,25 @@ class ShardedTable:
             mine = self.shard_of == s
             table[mine] = part[self.row_of[mine]]
         return table
+
+    def streamed(self, parts: list[np.ndarray]) -> StreamedTable:
+        """The table a block of rows at a time, gathered from the shards' values `parts`
+        (read-only views of the checkpoint: the pages a block read are dropped after it)."""
+        dtype, width, count = parts[0].dtype, parts[0].shape[1:], len(self.shard_of)
+
+        def blocks(max_bytes: int):
+            step = max(1, max_bytes // max(1, int(np.prod(width, dtype=np.int64)) * dtype.itemsize))
+            block = np.empty((min(step, count),) + width, dtype)
+            for start in range(0, count, step):
+                shard, row, out = self.shard_of[start:start + step], self.row_of[start:start + step], \
+                    block[:min(step, count - start)]
+                for s, part in enumerate(parts):
+                    mine = shard == s
+                    out[mine] = part[row[mine]]
+                    drop_pages(part)
+                yield out
+
+        return StreamedTable(dtype, (count,) + width, blocks)
 
 
 class PartitionedLookupRewriter(Rewriter):
