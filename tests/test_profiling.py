@@ -127,6 +127,8 @@ def test_hot_rows_keep_outputs_and_cut_the_row_bytes_read_from_dram(models):
             np.testing.assert_array_equal(got[key], want[key])
         row_bytes[name] = sum(c.access_unit_dram_read_bytes for k in interpreter.last_stats.kernels for c in k.cores)
     assert row_bytes["hot.daebin"] < 0.7 * row_bytes["model.daebin"]
+    assert "big" in _tensor_names(folder / "model.daebin")
+    assert "big" not in _tensor_names(hot) and "big/hot_remap" in _tensor_names(hot)     # never stored twice
 
 
 def _one_line_error(result, *fragments):
@@ -211,3 +213,10 @@ def test_an_hlo_module_takes_hot_rows_for_its_bound_tables(tmp_path):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         read[path.name] = sum(c.dram_read_bytes for k in interpreter.last_stats.kernels for c in k.cores)
     assert read["hot.daebin"] < 0.7 * read["plain.daebin"]
+    assert "p0" not in _tensor_names(hot)          # the extended table replaces it: never stored twice
+
+
+def _tensor_names(path) -> set[str]:
+    from ember_tf.dae_isa import read_model
+
+    return {t.name.decode() if isinstance(t.name, bytes) else t.name for t in read_model(path).tensors}

@@ -19,7 +19,7 @@ from ember_tf.dae_isa.writer import PIECE_BYTES, StreamedData
 from ember_tf.errors import ConversionError
 from ember_tf.ir.core import Func
 from ember_tf.ir.printer import print_func
-from ember_tf.planner.hot_rows import HotRows, table_digest
+from ember_tf.planner.hot_rows import HotRows, digest_hasher
 from ember_tf.version import SCHEMA_VERSION
 
 # Tables this large go after the FlatBuffer: the writer streams them to the file (from a
@@ -104,17 +104,23 @@ class ModelLayout:
     def hot_table(self, name: str, read, hot: HotRows) -> tuple[int, int]:
         """The constants of a table read through hot rows: the extended table (its hot rows,
         hottest first, then the whole table) and the remap (id -> hot slot, or H + id), for
-        ir.hot_rows.hot_remapped kernels. The table must be the one the profile was taken on."""
-        def checked():
-            table = np.asarray(read())
-            if table_digest(table) != hot.digest:
+        ir.hot_rows.hot_remapped kernels. The table must be the one the profile was taken on.
+        A streamed table stays streamed: one pass hashes it and picks its hot rows, the file's
+        writer reads it again after them."""
+        def extended() -> StreamedTable:
+            table = read()
+            if not isinstance(table, StreamedTable):
+                array = np.require(np.asarray(table), requirements="C")
+                table = StreamedTable(array.dtype, array.shape, lambda max_bytes: _row_blocks(array, max_bytes))
+            digest, rows = _digest_and_rows(table, hot.ids)
+            if digest != hot.digest:
                 raise ConversionError(f"{hot.source}: table {name!r} differs from the one profiled "
                                       f"(a profile of another model?)")
-            return table
 
-        def extended():
-            table = checked()
-            return np.concatenate([table[hot.ids], table])
+            def blocks(max_bytes: int) -> Iterator[np.ndarray]:
+                yield from _row_blocks(rows, max_bytes)
+                yield from table.blocks(max_bytes)
+            return StreamedTable(table.dtype, (len(hot.ids) + table.shape[0],) + tuple(table.shape[1:]), blocks)
 
         def remap():
             out = np.arange(len(hot.ids), len(hot.ids) + hot.rows, dtype=np.int64)
@@ -185,6 +191,31 @@ class ModelLayout:
             raise ConversionError(f"{self.source}: tensor {tensor!r} is {name}, which a .daebin cannot hold "
                                   f"(supported: {', '.join(sorted(dtypes.TENSOR_BY_NAME))})")
         return dtypes.TENSOR_BY_NAME[name].code
+
+
+def _row_blocks(array: np.ndarray, max_bytes: int) -> Iterator[np.ndarray]:
+    """An array's rows in C-contiguous blocks of at most max_bytes (at least one row)."""
+    if not array.shape[0]:
+        return
+    step = max(1, max_bytes // max(1, array.nbytes // array.shape[0]))
+    for start in range(0, array.shape[0], step):
+        yield np.ascontiguousarray(array[start:start + step])
+
+
+def _digest_and_rows(table: StreamedTable, ids: np.ndarray) -> tuple[str, np.ndarray]:
+    """In one pass over the table's blocks: planner.hot_rows.table_digest of its contents and
+    its rows `ids` (in that order)."""
+    hasher = digest_hasher(np.dtype(table.dtype), tuple(table.shape))
+    rows = np.empty((len(ids),) + tuple(table.shape[1:]), table.dtype)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids, done = ids[order], 0
+    for block in table.blocks(PIECE_BYTES):
+        block = block.reshape((-1,) + tuple(table.shape[1:]))
+        hasher.update(block.reshape(-1).view(np.uint8))
+        lo, hi = np.searchsorted(sorted_ids, [done, done + len(block)])
+        rows[order[lo:hi]] = block[sorted_ids[lo:hi] - done]
+        done += len(block)
+    return hasher.hexdigest(), rows
 
 
 def _operator(kind: int, index: int, inputs: list[int], outputs: list[int]) -> fb.OperatorT:

@@ -123,10 +123,13 @@ class _ModelBuilder:
                     [tensor(t) for t in step.outputs]))
             else:
                 call, where = step.call, placed[index]
-                func, args = call.func, [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs]
-                if where.hot is not None:
+                func, table = call.func, call.inputs[0]
+                if where.hot is None:
+                    args = [tensor(table) if isinstance(table, str) else self._table(table)]
+                else:     # the extended table replaces the table (never stored twice)
                     func = hot_remapped(func, func.arg_names[0])
-                    args[:1] = self._hot_table(call.inputs[0], where.hot)
+                    args = list(self._hot_table(table, where.hot))
+                args += [tensor(s) if isinstance(s, str) else self._table(s) for s in call.inputs[1:]]
                 operators.append(self.layout.kernel(func, where.options, args, [tensor(t) for t in call.outputs],
                                                     (where.core_offset, where.core_count)))
         outputs = {name: tensor(t) for name, t in steps.outputs.items()}

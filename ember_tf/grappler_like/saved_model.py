@@ -396,9 +396,11 @@ class _Builder:
     # -- signatures ---------------------------------------------------------------
 
     def _signature(self, key, sd) -> Signature:
-        inputs = {k: _spec(k, ti) for k, ti in sd.inputs.items() if ti.WhichOneof("encoding") == "name"}
+        # A SignatureDef's inputs and outputs are protobuf maps, whose order varies from one
+        # process to the next: by key, the converted file is the same every time.
+        inputs = {k: _spec(k, ti) for k, ti in sorted(sd.inputs.items()) if ti.WhichOneof("encoding") == "name"}
         outputs = {}
-        for k, ti in sd.outputs.items():
+        for k, ti in sorted(sd.outputs.items()):
             outputs.update(_flatten_info(k, ti))
         call = self._call_node(key, sd)
         chain, arg_map = self._follow(key, call)

@@ -111,14 +111,18 @@ class HloConverter(ConverterBase):
     def _lay_out(self, layout: ModelLayout, steps: HloPlan, placed: dict[int, PlacedKernel]) -> None:
         tensors: dict[str, int] = {}
         inputs = {}
+        bound: dict[str, int] = {}       # parameter bound to a table -> its number
+        hot_only = _hot_only_tables(steps, placed)
         for parameter in steps.parameters:
             number = parameter.parameter_number
             if parameter.shape.is_tuple:
                 raise ConversionError(f"{self.source}: parameter {number} is a tuple; only array parameters "
                                       f"are supported")
             if number in self.params:
-                value = self.params[number]
-                tensors[parameter.name] = layout.constant(f"p{number}", f"p{number}", lambda v=value: v)
+                bound[parameter.name] = number
+                if parameter.name not in hot_only:
+                    tensors[parameter.name] = layout.constant(f"p{number}", f"p{number}",
+                                                              lambda v=self.params[number]: v)
             else:
                 tensors[parameter.name] = inputs[f"p{number}"] = self._tensor(layout, f"p{number}",
                                                                              steps, parameter.name)
@@ -137,11 +141,14 @@ class HloConverter(ConverterBase):
                     [tensor(t) for t in step.inputs], [tensor(t) for t in step.outputs]))
             else:
                 call, where = step.call, placed[index]
-                func, args = call.func, [tensor(t) for t in call.inputs]
-                if where.hot is not None:
+                func = call.func
+                if where.hot is None:
+                    args = [tensor(call.inputs[0])]
+                else:     # the extended table replaces the table (never stored twice)
                     func = hot_remapped(func, func.arg_names[0])
-                    number = next(p.parameter_number for p in steps.parameters if p.name == call.inputs[0])
-                    args[:1] = layout.hot_table(f"p{number}", lambda n=number: self.params[n], where.hot)
+                    number = bound[call.inputs[0]]
+                    args = list(layout.hot_table(f"p{number}", lambda n=number: self.params[n], where.hot))
+                args += [tensor(t) for t in call.inputs[1:]]
                 operators.append(layout.kernel(func, where.options, args, [tensor(t) for t in call.outputs],
                                                (where.core_offset, where.core_count)))
         outputs = {f"out{k}": tensor(name) for k, name in enumerate(steps.outputs)}
@@ -152,6 +159,20 @@ class HloConverter(ConverterBase):
         if shape.is_tuple:
             raise ConversionError(f"{self.source}: value {value!r} is a tuple; a .daebin tensor is an array")
         return layout.tensor(name, shape.numpy_dtype.name, shape.dims)
+
+
+def _hot_only_tables(steps: HloPlan, placed: dict[int, PlacedKernel]) -> set[str]:
+    """The tables only kernels reading hot rows use: stored as their extended tables alone."""
+    hot, other = set(), set()
+    for index, step in enumerate(steps.steps):
+        if isinstance(step, HostStep):
+            other.update(step.inputs)
+        elif placed[index].hot is None:
+            other.update(step.call.inputs)
+        else:
+            hot.add(step.call.inputs[0])
+            other.update(step.call.inputs[1:])
+    return hot - other
 
 
 def _check_evaluable(steps: HloPlan, source: str) -> None:

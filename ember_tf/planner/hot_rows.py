@@ -52,11 +52,11 @@ class AccessProfile:
 
     def summary(self) -> str:
         """What a person reads: per table, accesses and the share the top rows take."""
-        head = "  ".join(f"top {f:.1%}".replace(".0%", "%") for f in TOP_SHARES)
+        labels = [f"top {f:.1%}".replace(".0%", "%") for f in TOP_SHARES]
         lines = [f"profiled {self.batches} of {self.offered} batch(es); share of accesses taken by the most read rows:",
-                 f"  {'table':<32} {'rows':>11} {'accesses':>11} {'distinct':>9}  {head}"]
+                 f"  {'table':<32} {'rows':>11} {'accesses':>11} {'distinct':>9}  {'  '.join(labels)}"]
         for t in self.tables:
-            shares = "  ".join(f"{t.top_share(f):>{len(f'top {f:.1%}'.replace('.0%', '%'))}.1%}" for f in TOP_SHARES)
+            shares = "  ".join(f"{t.top_share(f):>{len(label)}.1%}" for f, label in zip(TOP_SHARES, labels))
             lines.append(f"  {t.name[-32:]:<32} {t.rows:>11,} {t.accesses:>11,} {len(t.ids):>9,}  {shares}")
         return "\n".join(lines)
 
@@ -71,9 +71,14 @@ class HotRows:
     source: str                 # the profile's path, for errors
 
 
+def digest_hasher(dtype: np.dtype, shape: tuple[int, ...]):
+    """The hasher of table_digest with the dtype and shape fed: feed it the bytes, in any pieces."""
+    return hashlib.sha256(f"{dtype.str}{tuple(int(d) for d in shape)}".encode())
+
+
 def table_digest(table: np.ndarray) -> str:
     """sha256 of the table's dtype, shape and bytes (read in 64 MiB pieces: tables may be mapped)."""
-    h = hashlib.sha256(f"{table.dtype.str}{table.shape}".encode())
+    h = digest_hasher(table.dtype, table.shape)
     flat = np.ascontiguousarray(table).reshape(-1).view(np.uint8)
     step = 64 << 20
     for start in range(0, flat.size, step):
