@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -224,18 +224,26 @@ class Interpreter:
                                  f"{self.machine.pinnable_bytes:,} bytes machine '{self.machine.name}' may pin "
                                  f"(pinned_llc_bytes)")
         tables = {}
-        for subgraph in self.model.subgraphs or []:
-            for op in subgraph.operators or []:
-                if op.kind != fb.OperatorKind.KERNEL or op.inputs is None or not len(op.inputs):
-                    continue
-                slot, tensor = self.model.kernels[op.index].slots[0], int(op.inputs[0])
-                array = self._constants.get(tensor)
-                if array is not None and array.ndim >= 2 and not slot.placement and array.shape[0]:
-                    tables[tensor] = (array.shape[0], array.nbytes // array.shape[0])
+        for position, slot, tensor in self._constant_bindings():
+            array = self._constants[tensor]
+            if position == 0 and array.ndim >= 2 and not slot.placement and array.shape[0]:
+                tables[tensor] = (array.shape[0], array.nbytes // array.shape[0])
         if not tables:
             raise EmulationError("the model has no kernel reading a table of its own: nothing for a row cache")
         self.machine = dataclasses.replace(self.machine, llc_bytes=self.machine.llc_bytes - config.capacity_bytes)
         return RowCache(config, tables)
+
+    def _constant_bindings(self) -> Iterator[tuple[int, fb.KernelSlotT, int]]:
+        """(slot position, slot, tensor) for every kernel operator's slot bound to a constant."""
+        for subgraph in self.model.subgraphs or []:
+            for op in subgraph.operators or []:
+                if op.kind != fb.OperatorKind.KERNEL:
+                    continue
+                tensors = [int(t) for t in list(op.inputs if op.inputs is not None else [])
+                           + list(op.outputs if op.outputs is not None else [])]
+                for position, (slot, tensor) in enumerate(zip(self.model.kernels[op.index].slots or [], tensors)):
+                    if tensor in self._constants:
+                        yield position, slot, tensor
 
     def constant(self, tensor: int) -> np.ndarray:
         """The value of constant tensor number `tensor` (a table; read-only)."""
@@ -244,16 +252,8 @@ class Interpreter:
     def _with_pinned_rows(self, machine: MachineConfig) -> MachineConfig:
         """The machine with its LLC less the lines pinned for the model's hot rows and remaps
         (the constants bound to HOT slots: loaded with the model, resident while it runs)."""
-        pinned: dict[int, int] = {}
-        for subgraph in self.model.subgraphs or []:
-            for op in subgraph.operators or []:
-                if op.kind != fb.OperatorKind.KERNEL:
-                    continue
-                slots = self.model.kernels[op.index].slots or []
-                for slot, tensor in zip(slots, list(op.inputs) + list(op.outputs)):
-                    if slot.placement == HOT and int(tensor) in self._constants:
-                        array = self._constants[int(tensor)]
-                        pinned[int(tensor)] = _placed_bytes(slot, array, _text(slot.name))
+        pinned = {tensor: _placed_bytes(slot, self._constants[tensor], _text(slot.name))
+                  for _, slot, tensor in self._constant_bindings() if slot.placement == HOT}
         total = sum(pinned.values())
         if not total:
             return machine

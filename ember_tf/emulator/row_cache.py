@@ -21,7 +21,6 @@ import dataclasses
 import numpy as np
 from numba import njit
 
-from ember_tf.emulator.timing import placed_slot
 from ember_tf.errors import EmulationError
 
 POLICIES = ("lru", "lfu")
@@ -85,12 +84,10 @@ class RowCache:
         base = np.array([s.base for s in slots], np.int64)
         row_bytes = np.array([s.row_bytes for s in slots], np.int64)
         table = np.array([s.table for s in slots], np.int64)
-        served = _simulate(np.asarray(lines, np.int64), first, last, base, row_bytes, table, line_bytes,
-                           self.tags, self.stamps, self.counts, self.first_row, self.clock,
-                           self.config.policy == "lfu")
-        mine = int(np.count_nonzero(placed_slot(np.asarray(lines, np.int64), first, last) >= 0))
-        hits = int(np.count_nonzero(served))
-        self.hits, self.misses = self.hits + hits, self.misses + mine - hits
+        served, hits, misses = _simulate(np.asarray(lines, np.int64), first, last, base, row_bytes, table,
+                                         line_bytes, self.tags, self.stamps, self.counts, self.first_row,
+                                         self.clock, self.config.policy == "lfu")
+        self.hits, self.misses = self.hits + hits, self.misses + misses
         return served
 
 
@@ -98,10 +95,12 @@ class RowCache:
 def _simulate(lines, first, last, base, row_bytes, table, line_bytes, tags, stamps, counts, first_row, clock,
               lfu):
     """The cache over a run's line requests: a row is looked up on its first line; the further
-    lines of the same row that follow it (ascending) share that line's outcome."""
+    lines of the same row that follow it (ascending) share that line's outcome. Returns the
+    outcome of each line and the hits and misses of the lookups."""
     n_sets, n_ways = tags.shape
     served = np.zeros(len(lines), np.bool_)
     previous_key, previous_line, previous_hit = -1, -1, False
+    hits = misses = 0
     for i in range(len(lines)):
         slot = -1
         for j in range(len(first)):
@@ -141,8 +140,10 @@ def _simulate(lines, first, last, base, row_bytes, table, line_bytes, tags, stam
                 tags[s, victim] = key
                 stamps[s, victim] = clock[0]
         served[i] = hit
+        hits += 1 if hit else 0
+        misses += 0 if hit else 1
         previous_key, previous_line, previous_hit = key, lines[i], hit
-    return served
+    return served, hits, misses
 
 
 @njit(inline="always", cache=True, nogil=True)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+def csr_ids(rng: np.random.Generator, bags: int, rows: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR bags for an embedding bag: (offsets, indices), int32, up to max_len ids a bag, the
+    first bag empty."""
+    lengths = rng.integers(0, max_len + 1, size=bags)
+    lengths[0] = 0
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return offsets, rng.integers(0, rows, size=int(offsets[-1])).astype(np.int32)
+
+
 TMU_MACHINE = ('.machine "tmu" lanes=8 traversal_groups=4 lane_storage_bytes=2048 outstanding_requests=128 '
                'vector_bytes=64 queue_chunk_bytes=4096 access_unit=true')
 

@@ -14,19 +14,13 @@ import pathlib
 
 import numpy as np
 
+from tests.emulator.programs import csr_ids as _csr
 from tests.emulator.programs import gather_pipeline, multi_table_gather
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
 DATA = pathlib.Path(__file__).resolve().parent / "data"
 BASELINE = DATA / "all_core_baseline.json"
-
-
-def _csr(rng, bags, rows, max_len):
-    lengths = rng.integers(0, max_len + 1, size=bags)
-    lengths[0] = 0
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    return offsets, rng.integers(0, rows, size=int(offsets[-1])).astype(np.int32)
 
 
 def _kernel_feeds(name: str, dim: int, seed: int = 0) -> dict:

@@ -14,16 +14,10 @@ from ember_tf.emulator import Interpreter
 from ember_tf.errors import EmulationError
 from ember_tf.emulator.interpreter import _independent_waves
 from ember_tf.dae_isa import dtypes
+from tests.emulator.programs import csr_ids as _csr
 from tests.emulator.programs import gather_pipeline, multi_table_gather, pair_sum, scatter_update
 
 KERNELS = pathlib.Path(__file__).resolve().parents[2] / "kernels"
-
-
-def _csr(rng, bags, rows, max_len):
-    lengths = rng.integers(0, max_len + 1, size=bags)
-    lengths[0] = 0  # an empty bag
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    return offsets, rng.integers(0, rows, size=int(offsets[-1])).astype(np.int32)
 
 
 def _inputs(name: str, dim: int, seed: int = 0) -> dict:
