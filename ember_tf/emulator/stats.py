@@ -36,6 +36,7 @@ class CoreStats:
     buffer_accesses: int = 0
     hot_accesses: int = 0
     access_unit_dram_read_bytes: int = 0   # of dram_read_bytes: the access unit's (rows, ids, offsets)
+    stored_bytes: int = 0   # lines the core wrote; the LLC is write-back, dram_write_bytes of them reached DRAM
 
 
 @dataclasses.dataclass
@@ -101,6 +102,7 @@ def kernel_stats(name: str, machine: MachineConfig, timings: list[CoreTiming]) -
             buffer_accesses=t.buffer_accesses,
             hot_accesses=t.hot_accesses,
             access_unit_dram_read_bytes=t.au_dram_reads * machine.line_bytes,
+            stored_bytes=t.stored_lines * machine.line_bytes,
         )
         for t in timings
     ]

@@ -45,7 +45,7 @@ class CoreTiming:
     dram_reads: int          # lines
     core_loads: int
     core_l1_hits: int
-    dram_writes: int         # lines written back
+    dram_writes: int         # lines written back to DRAM during the run (MachineConfig.written_back_lines)
     dram_bytes: int
     queue_bytes: int
     chunks: int
@@ -64,6 +64,7 @@ class CoreTiming:
     buffer_accesses: int = 0
     hot_accesses: int = 0       # served by the hot-row storage (a pinned LLC region)
     au_dram_reads: int = 0      # lines the access unit read from DRAM (part of dram_reads)
+    stored_lines: int = 0       # distinct lines the core wrote (dram_writes of them reached DRAM)
 
 
 SCRATCHPAD, BUFFER, HOT = 1, 2, 3   # fb.Placement values
@@ -445,7 +446,8 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
         float(machine.outstanding_requests), float(line), float(bw_share), float(machine.llc_latency_cycles),
         machine.queue_chunks, local, float(local_startup), float(begin))
     dram_reads = int(total_misses) + core_dram_reads + dma_lines
-    dram_bytes = (dram_reads + written_lines) * line
+    written_back = machine.written_back_lines(written_lines, int(total_misses) + core_dram_reads, active_cores)
+    dram_bytes = (dram_reads + written_back) * line
     cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
     if placed:
         cycles = max(cycles, begin + dma_tail)   # the DMA engine streams the buffered slots' later blocks
@@ -462,7 +464,8 @@ def time_core(activity: CoreActivity, machine: MachineConfig, active_cores: int,
         dram_reads=dram_reads,
         core_loads=core_loads,
         core_l1_hits=core_l1_hits,
-        dram_writes=written_lines,
+        dram_writes=written_back,
+        stored_lines=written_lines,
         dram_bytes=dram_bytes,
         queue_bytes=queue_bytes,
         chunks=n_chunks,

@@ -90,6 +90,21 @@ class MachineConfig:
     def dma_bytes_per_cycle(self) -> float:
         return self.dma_bandwidth_gbps / self.clock_ghz
 
+    def written_back_lines(self, stored: int, read_from_dram: int, active_cores: int) -> int:
+        """Of the `stored` distinct lines a core wrote while it read `read_from_dram` lines, how
+        many the LLC writes back to DRAM during the run. The LLC is write-back and
+        write-allocate (a whole line written needs no read), and a core has its share of it
+        (llc_bytes / active cores): every line allocated -- read from DRAM or stored -- evicts the
+        oldest once the share is full, and a stored line reaches DRAM when it is evicted. Stored
+        lines are spread over the run, so they are evicted in the proportion all allocations
+        are. What is still in the LLC at the end is read from there by the operation that
+        consumes it (the dense layers), as on any machine with a write-back cache."""
+        share = self.llc_bytes // self.line_bytes // max(1, active_cores)
+        allocated = stored + read_from_dram
+        if allocated <= share or stored == 0:
+            return 0
+        return round(stored * (allocated - share) / allocated)
+
     def with_overrides(self, **overrides) -> "MachineConfig":
         """A copy with some parameters replaced (None values are ignored)."""
         fields = {f.name for f in dataclasses.fields(self)}

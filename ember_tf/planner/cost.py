@@ -13,6 +13,7 @@ modelled from the sizes and the machine, as the timing model does (docs/EMULATOR
     access  au = max(iterations/lane rate * blocks, m*latency/outstanding, m*line/share,
                      hits*LLC latency/outstanding, local*local latency/outstanding)
     time    = preload + max(core, au, DRAM bytes/share, streamed bytes/DMA rate) + startup
+    DRAM bytes = lines read + the output lines the write-back LLC evicts (MachineConfig.written_back_lines)
 
 with share = the core's slice of DRAM bandwidth (every core busy), preload = the table's
 lines / DMA rate (l1, l1_ub) or one buffer block (gm_ub), blocks = ceil(table / buffer)
@@ -96,13 +97,13 @@ class CostModel:
         rate = min(m.dma_bandwidth_gbps / m.clock_ghz, share) if m.dma_bandwidth_gbps else share
         r = _lines_per_row(op.row_bytes, m.line_bytes)
         index_lines = (ids * ID_BYTES + bags * ID_BYTES) / m.line_bytes
-        written = bags * op.row_bytes
+        stored = math.ceil(bags * op.row_bytes / m.line_bytes)
         latency, outstanding = m.dram_latency_cycles, m.outstanding_requests
         placed = _placed_bytes(op, m)
         if strategy == "gm":
             misses, hits = _gm_requests(distinct, ids, r, m.llc_bytes // m.line_bytes)
             misses += index_lines
-            dram = misses * m.line_bytes + written
+            dram = (misses + m.written_back_lines(stored, round(misses), m.cores)) * m.line_bytes
             if not m.has_access_unit:       # the core waits for its own loads
                 core += (misses * latency + hits * m.llc_latency_cycles) / m.mlp
                 au = 0.0
@@ -117,7 +118,7 @@ class CostModel:
             blocks = math.ceil(placed / m.buffer_bytes)
             first = min(placed, m.buffer_bytes)
             preload, streamed, local_latency = first / rate, (placed - first) / rate, m.buffer_latency_cycles
-        dram = placed + index_lines * m.line_bytes + written
+        dram = placed + (index_lines + m.written_back_lines(stored, round(index_lines), m.cores)) * m.line_bytes
         au = 0.0
         if strategy != "l1_ub":
             au = max(lane_time * blocks, local * local_latency / outstanding,

@@ -229,19 +229,23 @@ def _reference_time_core(activity: CoreActivity, machine, active_cores: int) -> 
         core_start[k] = max(previous_core, au_end[k])
         core_end[k] = previous_core = core_start[k] + core[k]
     dram_reads = int(misses.sum()) + core_dram_reads
-    dram_bytes = (dram_reads + written_lines) * line
+    # Write-back LLC: the core's share holds llc/active_cores lines; allocations past it evict,
+    # stored lines in proportion.
+    allocations, share = written_lines + dram_reads, machine.llc_bytes // line // active_cores
+    written_back = round(written_lines * (allocations - share) / allocations) if allocations > share else 0
+    dram_bytes = (dram_reads + written_back) * line
     cycles = max(float(core_end[-1]), float(au_end[-1]), dram_bytes / bw_share)
     return dict(
         core_id=activity.core_id, cycles=cycles, au_busy=float(au.sum()),
         au_stalled=float((au_start - np.concatenate(([startup], au_end[:-1]))).sum()),
         core_busy=float(core.sum()), core_stalled=float(cycles - core.sum()), au_requests=len(requests),
         llc_hits=int(np.count_nonzero(llc_hit)), dram_reads=dram_reads, core_loads=loads, core_l1_hits=l1_hits,
-        dram_writes=written_lines, dram_bytes=dram_bytes, queue_bytes=int(activity.entry_bytes.sum()),
+        dram_writes=written_back, dram_bytes=dram_bytes, queue_bytes=int(activity.entry_bytes.sum()),
         chunks=n_chunks, callbacks=activity.callbacks, counts=activity.counts, chunk_au_start=au_start,
         chunk_au_end=au_end, chunk_core_start=core_start, chunk_core_end=core_end, chunk_fill=fill,
         # no placed slots (tests/emulator/test_placement.py times those)
         dma_bytes=0, dma_cycles=0.0, scratchpad_accesses=0, buffer_accesses=0, hot_accesses=0,
-        au_dram_reads=int(misses.sum()))
+        au_dram_reads=int(misses.sum()), stored_lines=written_lines)
 
 
 def _assert_timing_as_reference(activity, machine, active_cores) -> None:

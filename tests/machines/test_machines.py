@@ -62,3 +62,34 @@ def test_core_local_memories(tmp_path):
     with pytest.raises(MachineError, match="scratchpad_bytes = 1024 needs a DMA engine"):
         before.with_overrides(scratchpad_bytes=1024)
     assert before.with_overrides(scratchpad_bytes=1024, dma_bandwidth_gbps=10.0).scratchpad_bytes == 1024
+
+
+def _lru_write_backs(stream: list[tuple[int, bool]], capacity: int) -> int:
+    """Dirty lines an LRU cache of `capacity` lines evicts over a stream of (line, is_store)."""
+    from collections import OrderedDict
+    cache: OrderedDict[int, bool] = OrderedDict()
+    evicted = 0
+    for line, store in stream:
+        dirty = cache.pop(line, False) or store
+        cache[line] = dirty
+        if len(cache) > capacity:
+            evicted += cache.popitem(last=False)[1]
+    return evicted
+
+
+@pytest.mark.parametrize("stored, read, cores", [(100, 0, 1), (5000, 0, 1), (5000, 0, 8), (3000, 9000, 2),
+                                                 (200, 200, 1)])
+def test_the_llc_writes_back_what_it_evicts(stored, read, cores):
+    """Stored lines reach DRAM only when the write-back LLC evicts them: none while the core's
+    share holds everything it allocated, and, with stores spread evenly among the reads, the
+    same count as an LRU cache of the share's lines (within 2% of the stored lines)."""
+    machine = load_machine("tmu").with_overrides(llc_bytes=64 * 4096)
+    total = stored + read
+    # every line new; line i is a store when it brings the stores so far up to i * stored / total
+    stream = [(i, (i + 1) * stored // total > i * stored // total) for i in range(total)]
+    assert sum(s for _, s in stream) == stored
+    got = machine.written_back_lines(stored, read, cores)
+    want = _lru_write_backs(stream, 4096 // cores)
+    assert abs(got - want) <= 0.02 * stored + 1
+    if total <= 4096 // cores:
+        assert got == 0
