@@ -52,7 +52,10 @@ class HloHostSegment:
                                      f"tensor(s)")
         self.flops, self.flops_by_op, self.constant_bytes = _cost(self.module)
 
-    def run(self, inputs: list[np.ndarray], machine: MachineConfig) -> tuple[list[np.ndarray], HostStats]:
+    def run(self, inputs: list[np.ndarray], machine: MachineConfig,
+            resident: list[bool] | None = None) -> tuple[list[np.ndarray], HostStats]:
+        """`resident[i]`: input i was written by an earlier operator of the run (it is in the LLC)."""
+        resident = resident or [False] * len(inputs)
         from ember_tf.hlo.evaluator import evaluate
 
         try:
@@ -64,7 +67,9 @@ class HloHostSegment:
             if array.dtype != port.dtype or array.ndim != len(port.shape_signature):
                 raise EmulationError(f"{self.where}: a result is {array.dtype} {list(array.shape)}, {port.label} "
                                      f"is {port.dtype} {list(port.shape_signature)}")
-        dram_bytes = self.constant_bytes + sum(a.nbytes for a in inputs) + sum(a.nbytes for a in outputs)
+        dram_bytes = machine.host_dram_bytes(
+            self.constant_bytes, sum(a.nbytes for a, r in zip(inputs, resident) if not r),
+            sum(a.nbytes for a, r in zip(inputs, resident) if r), sum(a.nbytes for a in outputs))
         compute = self.flops / (machine.cores * machine.matrix_flops_per_cycle)
         memory = dram_bytes / machine.dram_bytes_per_cycle
         cycles = int(round(machine.host_launch_cycles + max(compute, memory)))

@@ -30,9 +30,11 @@ reductions, 5 per element for (Log)Softmax, 2 for fused batch norm; shape and
 data-movement ops (Reshape, Identity, ConcatV2, Gather, Cast, ...) cost nothing.
 A dimension that shape inference cannot resolve counts as 1 (HostStats
 `flops_exact` is then false). Ops inside function-library calls (If, While,
-PartitionedCall bodies) are not counted. DRAM bytes are the segment's inputs
-and outputs plus every constant or variable it reads, each moved once
-(intermediates are assumed to stay in cache).
+PartitionedCall bodies) are not counted. DRAM bytes are every constant or
+variable it reads and the inputs that come from outside the run, each moved
+once; inputs an earlier operator wrote and the outputs stay in the write-back
+LLC, as a kernel's outputs do, unless together they exceed it
+(MachineConfig.host_dram_bytes; intermediates are assumed to stay in cache).
 """
 
 from __future__ import annotations
@@ -132,7 +134,10 @@ class HostSegment:
         except (ValueError, TypeError, KeyError, tf.errors.OpError) as e:
             raise EmulationError(f"{self.where}: cannot import its GraphDef: {_first_line(e)}") from None
 
-    def run(self, inputs: list[np.ndarray], machine: MachineConfig) -> tuple[list[np.ndarray], HostStats]:
+    def run(self, inputs: list[np.ndarray], machine: MachineConfig,
+            resident: list[bool] | None = None) -> tuple[list[np.ndarray], HostStats]:
+        """`resident[i]`: input i was written by an earlier operator of the run (it is in the LLC)."""
+        resident = resident or [False] * len(inputs)
         tf = _tensorflow()
         for name, port, array in zip(self.input_names, self.inputs, inputs):
             if array.dtype != port.dtype or array.ndim != len(port.shape_signature):
@@ -153,7 +158,9 @@ class HostSegment:
                 raise EmulationError(f"{self.where}: output '{name}' has shape {list(array.shape)}, {port.label} "
                                      f"is {list(port.shape_signature)} (-1: any size)")
         flops, exact, by_op, constant_bytes = self._cost(inputs)
-        dram_bytes = constant_bytes + sum(map(_nbytes, inputs)) + sum(map(_nbytes, outputs))
+        dram_bytes = machine.host_dram_bytes(
+            constant_bytes, sum(_nbytes(a) for a, r in zip(inputs, resident) if not r),
+            sum(_nbytes(a) for a, r in zip(inputs, resident) if r), sum(map(_nbytes, outputs)))
         compute = flops / (machine.cores * machine.matrix_flops_per_cycle)
         memory = dram_bytes / machine.dram_bytes_per_cycle
         cycles = int(round(machine.host_launch_cycles + max(compute, memory)))

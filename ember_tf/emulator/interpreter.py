@@ -287,10 +287,11 @@ class Interpreter:
         addresses = _AddressSpace()
         steps: list[KernelStats | HostStats] = []
         bookings: list[Booking] = []
+        written: set[int] = set()       # tensors operators of this run wrote: in the LLC
         cores = self.machine.cores
         for wave in _independent_waves(subgraph.operators or []):
             if len(wave) == 1 and wave[0].kind == fb.OperatorKind.HOST_SEGMENT:
-                steps.append(self._run_host_segment(wave[0], values))
+                steps.append(self._run_host_segment(wave[0], values, written))
                 bookings.append(_booking(wave[0], steps[-1], 0, cores))
                 continue
             # Operators of a wave share no tensors, so in fast mode (numba releases the GIL)
@@ -308,6 +309,7 @@ class Interpreter:
             else:
                 wave_steps = [self._execute_kernel(job, n) for job, n in zip(prepared, active)]
             steps.extend(wave_steps)
+            written.update(int(t) for job in prepared for t in job.op.outputs)
             bookings.extend(_booking(job.op, step, job.first_core, job.core_count)
                             for job, step in zip(prepared, wave_steps))
         schedule(cores, bookings)
@@ -328,7 +330,8 @@ class Interpreter:
         tensors = [int(t) for t in list(job.op.inputs) + list(job.op.outputs)]
         self.kernel_observer(number, job.program.name, dict(zip(names, job.arrays)), dict(zip(names, tensors)))
 
-    def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray]) -> HostStats:
+    def _run_host_segment(self, op: fb.OperatorT, values: dict[int, np.ndarray], written: set[int]) -> HostStats:
+        """Runs a host segment; `written`: the tensors operators of this run wrote so far."""
         inputs, outputs = [int(t) for t in op.inputs], [int(t) for t in op.outputs]
         key = (int(op.index), tuple(inputs), tuple(outputs))
         if key not in self._host_segments:
@@ -339,8 +342,10 @@ class Interpreter:
             kind = HloHostSegment if spec.format == fb.HostFormat.HLO_MODULE else HostSegment
             self._host_segments[key] = kind(spec, bytes(buffer_bytes(self.model.buffers[spec.buffer])),
                                                    ports[:len(inputs)], ports[len(inputs):])
-        results, stats = self._host_segments[key].run([values[t] for t in inputs], self.machine)
+        results, stats = self._host_segments[key].run([values[t] for t in inputs], self.machine,
+                                                      [t in written for t in inputs])
         values.update(zip(outputs, results))
+        written.update(outputs)
         return stats
 
     def _labels(self, op: fb.OperatorT) -> list[str]:

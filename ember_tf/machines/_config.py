@@ -105,6 +105,13 @@ class MachineConfig:
             return 0
         return round(stored * (allocated - share) / allocated)
 
+    def host_dram_bytes(self, constant_bytes: int, fetched_bytes: int, resident_bytes: int, output_bytes: int) -> int:
+        """DRAM bytes of a host segment (the dense layers on the matrix units): its constants and
+        the inputs that come from outside the run (`fetched_bytes`: the request's tensors) are
+        read from DRAM; inputs an earlier operator of the run wrote (`resident_bytes`) and its
+        outputs stay in the write-back LLC, except what of them exceeds its capacity."""
+        return constant_bytes + fetched_bytes + max(0, resident_bytes + output_bytes - self.llc_bytes)
+
     def with_overrides(self, **overrides) -> "MachineConfig":
         """A copy with some parameters replaced (None values are ignored)."""
         fields = {f.name for f in dataclasses.fields(self)}

@@ -34,6 +34,7 @@ def _check(results: list[dict], sizes: int) -> None:
         mine = sorted((r for r in results if r["source"] == source), key=lambda r: r["table_bytes"])
         assert len(mine) == sizes
         assert all(r["equal"] for r in mine)
+        assert all(r["api_identical"] for r in mine)     # the Python API writes the CLI's bytes
         assert mine[-1]["convert_rss"] - mine[0]["convert_rss"] <= 128 * MIB
         for r in mine:
             assert r["model_bytes"] > r["table_bytes"]
