@@ -44,6 +44,7 @@ import workloads  # noqa: E402
 from ember_tf import Converter, Interpreter  # noqa: E402
 from ember_tf.compiler import CompileOptions  # noqa: E402
 from ember_tf.emulator import RowCacheConfig  # noqa: E402
+from ember_tf.machines import load_machine  # noqa: E402
 
 BUDGETS = (0.01, 0.05, 0.10)
 
@@ -54,6 +55,7 @@ class Measured:
     dram_bytes: float
     row_bytes: float
     equal: bool
+    busy: float = 0.0       # the busiest core's busy cycles (instructions, callbacks; with no access unit, stalls too)
 
 
 def write_trace(args, workload, folder: pathlib.Path, batches: int, first_seed: int) -> pathlib.Path:
@@ -68,7 +70,7 @@ def measure(content: bytes, batches: list[dict], references: list[dict], warmup:
     """Runs every batch in order on one Interpreter; the means over those after `warmup`."""
     it = Interpreter(model_content=content, **interpreter)
     runner = it.get_signature_runner()
-    cycles, dram, rows, equal = [], [], [], True
+    cycles, dram, rows, busy, equal = [], [], [], [], True
     for i, (feeds, want) in enumerate(zip(batches, references)):
         got = runner(**feeds)
         equal &= all(np.allclose(got[k], want[k], rtol=1e-5, atol=1e-5) for k in want)
@@ -76,7 +78,19 @@ def measure(content: bytes, batches: list[dict], references: list[dict], warmup:
             cycles.append(it.last_stats.cycles)
             dram.append(it.last_stats.dram_bytes)
             rows.append(_row_bytes(it.last_stats))
-    return Measured(float(np.mean(cycles)), float(np.mean(dram)), float(np.mean(rows)), equal)
+            busy.append(_busiest_core(it.last_stats))
+    return Measured(float(np.mean(cycles)), float(np.mean(dram)), float(np.mean(rows)), equal, float(np.mean(busy)))
+
+
+def _busiest_core(stats) -> int:
+    """The most busy cycles one core spends on its kernels' instructions and callbacks in a run:
+    with an access unit fetching the rows, placing them changes where they come from, not this
+    work, so no placement goes below it."""
+    busy: dict[int, int] = {}
+    for kernel in stats.kernels:
+        for core in kernel.cores:
+            busy[core.core] = busy.get(core.core, 0) + core.core_busy_cycles
+    return max(busy.values(), default=0)
 
 
 def _row_bytes(stats) -> int:
@@ -143,6 +157,9 @@ def run_alpha(args, alpha: float, folder: pathlib.Path, drift: bool) -> None:
         print(HEADER)
         base = measure(plain, batches, references, args.warmup, **warm)
         print(row("no placement", base, base))
+        if load_machine(args.machine).has_access_unit:   # without one, the busy cycles include load stalls
+            print(f"  (its busiest core is busy {base.busy:,.0f} cycles: placement cuts at most "
+                  f"{1 - base.busy / base.cycles:.1%} of the cycles)")
         for fraction in BUDGETS:
             budget = int(fraction * workload.nbytes)
             for policy in ("lru", "lfu"):

@@ -3,9 +3,11 @@ TensorFlow model is saved, converted twice on the README's path (`Converter.from
 with the workload's batch as `sample_inputs`) -- `--core_mapping=even --lookup_strategy=gm`
 (every kernel on all cores, rows from DRAM: the compiler without a planner) and the defaults
 (`auto`, `auto`) -- and both files are emulated on the same batch. Printed per workload:
-cycles of each, the speedup, how far the even split is from the bandwidth bound (all DRAM
-bytes moved at peak bandwidth: no plan can beat it), the strategies the planner chose, its
-estimate against the emulated cycles, and whether the outputs equal TensorFlow's.
+cycles of each, the speedup, how far the even split is from two bounds no plan of the same
+code can beat -- all DRAM bytes moved at peak bandwidth, and all the cores' busy cycles
+spread evenly over the cores (the lesser of the two runs' each) -- the strategies the
+planner chose, its estimate against the emulated cycles, and whether the outputs equal
+TensorFlow's.
 
     .venv/bin/python bench/mapping.py                 # every workload (several minutes)
     .venv/bin/python bench/mapping.py --quick         # small tables and batch, a smoke run
@@ -73,6 +75,8 @@ def run(workload, machine: str, folder: pathlib.Path) -> dict:
         per_cycle = interpreter.machine.dram_bytes_per_cycle
         result[label] = {"cycles": interpreter.last_stats.cycles, "equal": equal, "kernel_span": span,
                          "bound": interpreter.last_stats.dram_bytes / per_cycle,
+                         "core_bound": sum(c.core_busy_cycles for k in kernels for c in k.cores)
+                         / interpreter.machine.cores,
                          "estimate": _level_estimate(report),
                          "strategies": collections.Counter(e.strategy for e in report.offloaded),
                          "groups": len({(e.core_offset, e.core_count) for e in report.offloaded})}
@@ -127,8 +131,8 @@ def main() -> None:
         gap(args)
         return
     print(f"machine {args.machine}, row cap {args.row_cap:,}, dim {args.dim}, batch {args.batch}")
-    print(f"{'workload':34} {'even':>10} {'auto':>10} {'speedup':>8} {'even/bound':>10}  {'estimate/emulated':>17}  "
-          f"{'equal':>5}  strategies (groups)")
+    print(f"{'workload':34} {'even':>10} {'auto':>10} {'speedup':>8} {'even/DRAM':>10} {'even/cores':>10}  "
+          f"{'estimate/emulated':>17}  {'equal':>5}  strategies (groups)")
     speedups, errors = [], []
     with tempfile.TemporaryDirectory() as folder:
         for workload in _workloads(args):
@@ -142,8 +146,9 @@ def main() -> None:
             errors.append(abs(ratio - 1))
             strategies = ", ".join(f"{s} x{n}" for s, n in sorted(auto["strategies"].items()))
             bound = min(even["bound"], auto["bound"])     # all DRAM bytes at peak bandwidth
+            core_bound = min(even["core_bound"], auto["core_bound"])    # all busy cycles, evenly spread
             print(f"{r['workload']:34} {even['cycles']:>10,} {auto['cycles']:>10,} {speedup:>7.2f}x "
-                  f"{even['cycles'] / bound:>9.2f}x  "
+                  f"{even['cycles'] / bound:>9.2f}x {even['cycles'] / core_bound:>9.2f}x  "
                   f"{ratio:>17.2f}  {str(even['equal'] and auto['equal']):>5}  {strategies} ({auto['groups']})",
                   flush=True)
     geomean = math.exp(sum(math.log(s) for s in speedups) / len(speedups))

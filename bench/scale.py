@@ -28,6 +28,9 @@ one unmeasured conversion and run of a tiny model, which fill the caches of comp
 and of numba that every later process finds), with
 the source's pages dropped from the page cache first (the tables come from disk); wall time
 and peak RSS (os.wait4's ru_maxrss, which counts the pages of mapped files too) per process.
+Each size is also converted through the Python API, as a TF Serving export pipeline calls it:
+a process that imports TensorFlow first (untimed), then times `Converter.from_*(...)
+.convert_to_file`; its file must equal the CLI's byte for byte.
 The run's outputs are compared with the expected sums. Floors (the issue): peak RSS of
 conversion grows by at most 128 MiB from the smallest to the largest size, conversion reads
 at least 300 MB/s of tables (tables / wall time at the largest size), and the run's peak RSS
@@ -37,6 +40,7 @@ is at most 1 GiB + the bytes of the rows the batch touches.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import inspect
 import json
 import os
@@ -228,6 +232,15 @@ def one_size(source: str, table_bytes: int, work: pathlib.Path, check: bool) -> 
         convert = [str(BIN / "ember-tf"), "convert", str(src / "module.hlo"), str(model),
                    f"--hlo_params={src / 'params'}"]
     seconds, rss, _ = run_measured(convert)
+    # The same conversion through the Python API in a process that has TensorFlow loaded already,
+    # as a TF Serving export pipeline calls it: only Converter.from_*(...).convert_to_file is timed.
+    drop_cache(src)
+    api_model = folder / "api.daebin"
+    _, api_rss, api_out = run_measured([sys.executable, __file__, "--_api", source, "--_path", str(src),
+                                        "--_out", str(api_model)])
+    api_seconds = float(api_out.split()[-1])
+    same = filecmp.cmp(model, api_model, shallow=False)
+    api_model.unlink()
     shutil.rmtree(src)   # the disk is needed for the next size; the run reads only the model
     feeds = batch(rows, source)
     np.savez(folder / "batch.npz", **feeds)
@@ -239,26 +252,45 @@ def one_size(source: str, table_bytes: int, work: pathlib.Path, check: bool) -> 
     row_bytes, page_bytes = touched(feeds)
     result = dict(source=source, table_bytes=exact, rows=rows, build_seconds=round(built, 1),
                   convert_seconds=round(seconds, 2), convert_rss=rss, model_bytes=model.stat().st_size,
+                  api_seconds=round(api_seconds, 2), api_rss=api_rss, api_identical=same,
                   run_seconds=round(run_seconds, 2), run_rss=run_rss, touched_row_bytes=row_bytes,
                   touched_page_bytes=page_bytes, equal=bool(equal))
     shutil.rmtree(folder)
     return result
 
 
+def api_convert(source: str, src: pathlib.Path, out: pathlib.Path) -> None:
+    """Converts in this process, TensorFlow imported first (untimed); prints the seconds."""
+    import tensorflow  # noqa: F401
+    from ember_tf import Converter
+
+    start = time.perf_counter()
+    if source == "savedmodel":
+        Converter.from_saved_model(src).convert_to_file(out)
+    else:
+        Converter.from_hlo(src / "module.hlo", src / "params").convert_to_file(out)
+    print(time.perf_counter() - start)
+
+
 def report(results: list[dict]) -> list[str]:
     """The table and the floors, as lines; failures are the floors missed."""
-    lines = [f"{'source':<10} {'tables GiB':>10} {'convert s':>9} {'MB/s':>6} {'peak RSS':>10} "
-             f"{'run peak RSS':>12} {'touched rows':>12} {'(pages)':>9} {'run floor':>10} {'equal':>5}"]
+    lines = [f"{'source':<10} {'tables GiB':>10} {'convert s':>9} {'MB/s':>6} {'peak RSS':>10} {'API s':>6} "
+             f"{'API MB/s':>8} {'same':>4} {'run peak RSS':>12} {'touched rows':>12} {'(pages)':>9} {'run floor':>10} "
+             f"{'equal':>5}"]
     failures = []
     for r in results:
         floor = RUN_RSS_FLOOR + r["touched_row_bytes"]
         lines.append(f"{r['source']:<10} {r['table_bytes'] / GIB:>10.3f} {r['convert_seconds']:>9.1f} "
                      f"{r['table_bytes'] / r['convert_seconds'] / 1e6:>6.0f} {r['convert_rss'] / MIB:>7.0f} MiB "
+                     f"{r['api_seconds']:>6.1f} {r['table_bytes'] / r['api_seconds'] / 1e6:>8.0f} "
+                     f"{'yes' if r['api_identical'] else 'NO':>4} "
                      f"{r['run_rss'] / MIB:>8.0f} MiB {r['touched_row_bytes'] / MIB:>8.1f} MiB "
                      f"{r['touched_page_bytes'] / MIB:>5.1f} MiB {floor / MIB:>6.0f} MiB {'yes' if r['equal'] else 'NO':>5}")
         if r["run_rss"] > floor:
             failures.append(f"{r['source']} {r['table_bytes'] / GIB:.3f} GiB: run peak RSS {r['run_rss'] / MIB:.0f} "
                             f"MiB > 1 GiB + touched rows")
+        if not r["api_identical"]:
+            failures.append(f"{r['source']} {r['table_bytes'] / GIB:.3f} GiB: the API's file differs from the CLI's")
         if not r["equal"]:
             failures.append(f"{r['source']} {r['table_bytes'] / GIB:.3f} GiB: outputs differ from the expected sums")
     for source in sorted({r["source"] for r in results}):
@@ -295,12 +327,16 @@ def main() -> None:
     parser.add_argument("--_rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_path", help=argparse.SUPPRESS)
     parser.add_argument("--_check", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--_api", choices=["savedmodel", "hlo"], help=argparse.SUPPRESS)
+    parser.add_argument("--_out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     TABLES = args.tables
     if args._build == "savedmodel":
         return build_saved_model(pathlib.Path(args._path), args._rows, args._check)
     if args._build == "hlo":
         return build_hlo(pathlib.Path(args._path), args._rows)
+    if args._api:
+        return api_convert(args._api, pathlib.Path(args._path), pathlib.Path(args._out))
     sizes = [1 / 8, 1 / 2] if args.quick else [float(s) for s in args.sizes_gib.split(",")]
     results = []
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="ember_scale_") as tmp:
