@@ -110,17 +110,32 @@ def profile_sizes(make: Callable[[PlanningOptions], ConverterBase], samples: Sam
             if not set(signature["inputs"]) <= set(feeds):
                 continue
             interpreter.kernel_observer = lambda number, name, arrays, _, key=key: sizes.__setitem__(
-                (key, number), _sizes(arrays))
+                (key, number), _sizes(arrays, interpreter.machine.cores))
             interpreter.get_signature_runner(key)(**{k: feeds[k] for k in signature["inputs"]})
     if not sizes and feeds:
         raise InputError(f"sample inputs ({', '.join(sorted(feeds))}) match no signature's inputs")
     return sizes
 
 
-def _sizes(arrays: dict[str, np.ndarray]) -> KernelSizes:
+def _sizes(arrays: dict[str, np.ndarray], cores: int) -> KernelSizes:
     values = list(arrays.values())
     ids = next((a for n, a in arrays.items() if n in ID_ARGS), values[1])
-    return KernelSizes(int(values[0].shape[0]), int(values[-1].shape[0]), int(ids.size), int(np.unique(ids).size))
+    offsets = arrays.get("offsets")
+    per_core = _core_lookups(offsets, cores) if offsets is not None and offsets.ndim == 1 else ()
+    return KernelSizes(int(values[0].shape[0]), int(values[-1].shape[0]), int(ids.size), int(np.unique(ids).size),
+                       per_core)
+
+
+def _core_lookups(offsets: np.ndarray, cores: int) -> tuple[int, ...]:
+    """For k = 1 .. cores, the most ids one of k cores reads when a CSR bag kernel's bags are
+    split as split_cores splits them (core c: bags [B * c // k, B * (c + 1) // k))."""
+    offsets = offsets.astype(np.int64)
+    bags = len(offsets) - 1
+    most = []
+    for k in range(1, cores + 1):
+        bounds = offsets[[bags * c // k for c in range(k + 1)]]
+        most.append(int(np.diff(bounds).max()))
+    return tuple(most)
 
 
 def _load_samples(samples: Samples) -> dict[str, np.ndarray]:

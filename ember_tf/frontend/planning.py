@@ -31,6 +31,7 @@ class KernelSizes:
     bags: int
     lookups: int
     distinct: int | None = None
+    core_lookups: tuple[int, ...] = ()     # TableOp.core_lookups
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +142,7 @@ def _table_op(call: KernelCall, sizes: KernelSizes) -> TableOp:
     table = call.func.args[0].type
     splittable = not call.func.name.startswith("segment_sum")
     return TableOp(_table_name(call), call.family, sizes.rows, int(table.shape[1]), ITEMSIZE[table.dtype],
-                   sizes.bags, sizes.lookups, sizes.distinct, splittable)
+                   sizes.bags, sizes.lookups, sizes.distinct, splittable, sizes.core_lookups)
 
 
 def _table_name(call: KernelCall) -> str:

@@ -7,12 +7,15 @@ kernel shape by emulating it on three tiny inputs (a 64-row table held in the sc
 so nothing waits for memory) and fitting `fixed + per_bag * bags + per_id * ids`. Memory is
 modelled from the sizes and the machine, as the timing model does (docs/EMULATOR.md):
 
-    per core (its share of bags b and ids n; d of them distinct):
+    per core (its share of bags b and ids n -- the busiest core's, when sample inputs show
+    bags of unequal lengths -- d of them distinct):
     lines   r = lines per row (rows laid end to end from a page-aligned base)
     misses  m = d*r + (n - d)*r*(1 - min(1, W/(d*r))) + index lines   (gm; W = LLC lines)
     access  au = max(iterations/lane rate * blocks, m*latency/outstanding, m*line/share,
                      hits*LLC latency/outstanding, local*local latency/outstanding)
-    time    = preload + max(core, au, DRAM bytes/share, streamed bytes/DMA rate) + startup
+    time    = preload + max(pipe, DRAM bytes/share, streamed bytes/DMA rate) + startup
+    pipe    = max(core + au/chunks, au + core/chunks)   (chunks: the queue chunks the rows fill;
+              the core waits for the first, the access unit's last is drained after it; no access unit: core)
     DRAM bytes = lines read + the output lines the write-back LLC evicts (MachineConfig.written_back_lines)
 
 with share = the core's slice of DRAM bandwidth (every core busy), preload = the table's
@@ -88,7 +91,7 @@ class CostModel:
     def cycles(self, op: TableOp, strategy: str, cores: int) -> float:
         m = self.machine
         k = cores if op.splittable else 1
-        bags, ids = op.bags / k, op.lookups / k
+        bags, ids = op.bags / k, op.lookups_on(k)
         distinct = _distinct_share(op, ids)
         units = self.calibrate(op, strategy)
         core = units.core[0] + units.core[1] * bags + units.core[2] * ids
@@ -110,7 +113,7 @@ class CostModel:
             else:
                 au = max(lane_time, misses * latency / outstanding, misses * m.line_bytes / share,
                          hits * m.llc_latency_cycles / outstanding)
-            return max(core, au, dram / share) + latency
+            return _pipelined(core, au, self._chunks(op, ids), dram / share) + latency
         local = ids * r
         if strategy in ("l1", "l1_ub"):
             preload, streamed, blocks, local_latency = placed / rate, 0.0, 1, m.scratchpad_latency_cycles
@@ -124,7 +127,21 @@ class CostModel:
             au = max(lane_time * blocks, local * local_latency / outstanding,
                      index_lines * latency / outstanding)
         startup = latency if index_lines else local_latency
-        return preload + max(core, au, dram / share, streamed) + startup
+        chunks = self._chunks(op, ids) if strategy != "l1_ub" else 1.0
+        return preload + max(_pipelined(core, au, chunks, dram / share), streamed) + startup
+
+    def _chunks(self, op: TableOp, ids: float) -> float:
+        """Queue chunks a core's rows fill (the access unit streams each row through the queue)."""
+        return max(1.0, math.ceil(ids * op.row_bytes / self.machine.queue_chunk_bytes))
+
+
+def _pipelined(core: float, au: float, chunks: float, memory: float) -> float:
+    """The core and the access unit overlap chunk by chunk (docs/EMULATOR.md): the core starts
+    when the first chunk is full and the access unit's last chunk still has to be drained, so
+    the slower of the two is extended by one chunk of the other; no faster than DRAM allows."""
+    if au == 0.0:
+        return max(core, memory)
+    return max(core + au / chunks, au + core / chunks, memory)
 
 
 def _placed_bytes(op: TableOp, machine: MachineConfig) -> int:

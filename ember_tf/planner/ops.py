@@ -22,6 +22,16 @@ class TableOp:
     lookups: int           # ids read per run
     distinct: int | None = None   # distinct ids per run (from sample inputs), if known
     splittable: bool = True       # may its batch be split over cores (a segment sum's may not)
+    # The most ids one core reads when the bags are split evenly over k cores, for k = 1, 2, ...
+    # (from sample inputs' offsets: bags of different lengths load the cores unevenly); empty:
+    # the ids split as evenly as the bags.
+    core_lookups: tuple[int, ...] = ()
+
+    def lookups_on(self, cores: int) -> float:
+        """The ids the busiest of `cores` cores reads when the batch is split over them."""
+        if cores <= len(self.core_lookups):
+            return float(self.core_lookups[cores - 1])
+        return self.lookups / cores
 
     @property
     def table_bytes(self) -> int:
