@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from ember_tf.dae_isa import _schema_generated as fb
-from ember_tf.emulator.host import Port
+from ember_tf.emulator.host import Port, roofline
 from ember_tf.machines import MachineConfig
 from ember_tf.emulator.stats import HostStats
 from ember_tf.errors import EmberError, EmulationError
@@ -55,7 +55,6 @@ class HloHostSegment:
     def run(self, inputs: list[np.ndarray], machine: MachineConfig,
             resident: list[bool] | None = None) -> tuple[list[np.ndarray], HostStats]:
         """`resident[i]`: input i was written by an earlier operator of the run (it is in the LLC)."""
-        resident = resident or [False] * len(inputs)
         from ember_tf.hlo.evaluator import evaluate
 
         try:
@@ -67,14 +66,8 @@ class HloHostSegment:
             if array.dtype != port.dtype or array.ndim != len(port.shape_signature):
                 raise EmulationError(f"{self.where}: a result is {array.dtype} {list(array.shape)}, {port.label} "
                                      f"is {port.dtype} {list(port.shape_signature)}")
-        dram_bytes = machine.host_dram_bytes(
-            self.constant_bytes, sum(a.nbytes for a, r in zip(inputs, resident) if not r),
-            sum(a.nbytes for a, r in zip(inputs, resident) if r), sum(a.nbytes for a in outputs))
-        compute = self.flops / (machine.cores * machine.matrix_flops_per_cycle)
-        memory = dram_bytes / machine.dram_bytes_per_cycle
-        cycles = int(round(machine.host_launch_cycles + max(compute, memory)))
-        return outputs, HostStats(self.name, cycles, self.flops, dram_bytes, compute >= memory, True,
-                                  dict(self.flops_by_op))
+        return outputs, roofline(self.name, machine, self.flops, True, dict(self.flops_by_op), self.constant_bytes,
+                                 inputs, resident, outputs)
 
 
 def _cost(module) -> tuple[int, dict[str, int], int]:

@@ -137,7 +137,6 @@ class HostSegment:
     def run(self, inputs: list[np.ndarray], machine: MachineConfig,
             resident: list[bool] | None = None) -> tuple[list[np.ndarray], HostStats]:
         """`resident[i]`: input i was written by an earlier operator of the run (it is in the LLC)."""
-        resident = resident or [False] * len(inputs)
         tf = _tensorflow()
         for name, port, array in zip(self.input_names, self.inputs, inputs):
             if array.dtype != port.dtype or array.ndim != len(port.shape_signature):
@@ -158,13 +157,7 @@ class HostSegment:
                 raise EmulationError(f"{self.where}: output '{name}' has shape {list(array.shape)}, {port.label} "
                                      f"is {list(port.shape_signature)} (-1: any size)")
         flops, exact, by_op, constant_bytes = self._cost(inputs)
-        dram_bytes = machine.host_dram_bytes(
-            constant_bytes, sum(_nbytes(a) for a, r in zip(inputs, resident) if not r),
-            sum(_nbytes(a) for a, r in zip(inputs, resident) if r), sum(map(_nbytes, outputs)))
-        compute = flops / (machine.cores * machine.matrix_flops_per_cycle)
-        memory = dram_bytes / machine.dram_bytes_per_cycle
-        cycles = int(round(machine.host_launch_cycles + max(compute, memory)))
-        return outputs, HostStats(self.name, cycles, flops, dram_bytes, compute >= memory, exact, by_op)
+        return outputs, roofline(self.name, machine, flops, exact, by_op, constant_bytes, inputs, resident, outputs)
 
     # -- cost model ------------------------------------------------------------------
     def _cost(self, inputs: list[np.ndarray]) -> tuple[int, bool, dict, int]:
@@ -234,6 +227,20 @@ def _tf_dtype(dtype: np.dtype):
     """TensorFlow's dtype for a port's numpy dtype (strings are held as objects)."""
     tf = _tensorflow()
     return tf.string if dtype == object else tf.as_dtype(dtype)
+
+
+def roofline(name: str, machine: MachineConfig, flops: int, exact: bool, by_op: dict, constant_bytes: int,
+             inputs: list[np.ndarray], resident: list[bool] | None, outputs: list[np.ndarray]) -> HostStats:
+    """A segment's statistics on the matrix units' roofline (the module's docstring), for either
+    format; `resident[i]`: input i was written by an earlier operator of the run."""
+    resident = resident or [False] * len(inputs)
+    dram_bytes = machine.host_dram_bytes(
+        constant_bytes, sum(_nbytes(a) for a, r in zip(inputs, resident) if not r),
+        sum(_nbytes(a) for a, r in zip(inputs, resident) if r), sum(map(_nbytes, outputs)))
+    compute = flops / (machine.cores * machine.matrix_flops_per_cycle)
+    memory = dram_bytes / machine.dram_bytes_per_cycle
+    cycles = int(round(machine.host_launch_cycles + max(compute, memory)))
+    return HostStats(name, cycles, flops, dram_bytes, compute >= memory, exact, by_op)
 
 
 def _nbytes(array: np.ndarray) -> int:

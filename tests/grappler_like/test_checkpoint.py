@@ -102,26 +102,24 @@ def test_a_table_larger_than_a_block_converts_to_the_same_bytes(tables_model, tm
     assert np.random.default_rng(3).standard_normal((ROWS, DIM)).astype(np.float32).tobytes() in streamed
 
 
+def _peak_while_writing(saved_model, path) -> int:
+    """Python's peak allocations while the converted model is written to `path`."""
+    model = Converter.from_saved_model(saved_model, external_threshold=THRESHOLD).build_model()
+    tracemalloc.start()
+    try:
+        writer.write_model(model, path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_table_is_never_held_whole(tables_model, tmp_path, monkeypatch, small_pieces):
     """Python's allocations (numpy's among them) while a table of 192,000 bytes is converted
     stay far below its size: it goes from the checkpoint to the file a block at a time."""
-    converter = Converter.from_saved_model(tables_model, external_threshold=THRESHOLD)
-    model = converter.build_model()
-    tracemalloc.start()
-    try:
-        writer.write_model(model, tmp_path / "model.daebin")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _peak_while_writing(tables_model, tmp_path / "model.daebin")
     assert peak < ROWS * DIM * 4 // 4, peak
     _without_bundle(monkeypatch)
-    model = Converter.from_saved_model(tables_model, external_threshold=THRESHOLD).build_model()
-    tracemalloc.start()
-    try:
-        writer.write_model(model, tmp_path / "whole.daebin")
-        _, whole_peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    whole_peak = _peak_while_writing(tables_model, tmp_path / "whole.daebin")
     assert (tmp_path / "whole.daebin").read_bytes() == (tmp_path / "model.daebin").read_bytes()
     assert peak < whole_peak
 
